@@ -1,0 +1,34 @@
+"""The ``juicedb`` application: registers the commands and maps errors to exit codes in one place."""
+
+from __future__ import annotations
+
+import sys
+
+import duckdb
+import typer
+
+from juicedb.cli.common import err_console
+from juicedb.cli.explain import explain
+from juicedb.cli.ops import ops
+from juicedb.cli.run import run
+from juicedb.cli.shell import shell
+from juicedb.errors import JuicedbError
+
+app = typer.Typer(name="juicedb", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Data-Juicer-compatible data processing on DuckDB: recipes are SQL.")
+app.command()(run)
+app.command()(explain)
+app.command()(shell)
+app.command()(ops)
+
+
+def main() -> None:
+    """Console entry point: known errors print one clear line and exit with their code."""
+    try:
+        app()  # usage errors are typer's: it prints them and exits 2
+    except JuicedbError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        sys.exit(e.exit_code)
+    except duckdb.Error as e:
+        err_console.print(f"[red]SQL error:[/red] {e}")
+        sys.exit(2)

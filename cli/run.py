@@ -1,0 +1,43 @@
+"""``juicedb run recipe.sql``: run a recipe, show progress and a per-predicate summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import juicedb
+from juicedb.cli.common import DEFAULT_WORKSPACE, WorkspaceOpt, console, print_table
+
+
+def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=True, dir_okay=False)],
+        workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+        trace_mappers: Annotated[bool, typer.Option(help="Record before/after of every row a mapper changed.")]
+        = False,
+        threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+    """Run a recipe: load its datasets, compute missing stats survivors-first, write its outputs."""
+    with juicedb.open(workspace, threads=threads) as ws, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True, disable=quiet) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(f"computing {label[:60]}", total=total)
+            progress.update(tasks[label], completed=done)
+
+        ws.run(recipe, trace_mappers=trace_mappers, on_progress=on_progress)
+        report = ws.last_run
+    assert report is not None
+    for path, loaded in report.loads:
+        state = "reused" if loaded.reused else "loaded"
+        console.print(f"dataset {path}: {state} {loaded.rows} rows into {loaded.table}"
+                      + (f", [yellow]{loaded.errors} bad lines in `errors`[/yellow]" if loaded.errors else ""))
+    if report.steps:
+        print_table(report.summary().drop_columns(["ops"]), title="per predicate")
+    out = f"{report.rows_out} rows" if report.rows_out is not None else "done"
+    console.print(f"run {report.run_id}: {out}" + (f" in {report.output_table}" if report.output_table else "")
+                  + f", {report.computed} stat values computed, {report.seconds:.2f} s")

@@ -1,0 +1,1 @@
+"""Compiler rewrite rules, one pure function per module (run in order from ``RULES``)."""

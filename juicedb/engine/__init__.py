@@ -1,0 +1,454 @@
+"""The engine: the only part of juicedb that talks to DuckDB.
+
+It loads datasets, registers operators as UDFs, and executes compiled
+statements. A planned statement runs in stages: for each stage, the rows that
+survived every earlier predicate are keyed by the md5 of their input; keys not
+in the operator's cache table are computed in large batches the engine
+controls (``batch_rows``, not DuckDB's 2048-row vectors) and added to the
+cache; then the stat is joined back. The final SQL filters with the computed
+stats, and the trace, the stats table and the run summary are written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from juicedb.compiler import Compiled, compile_sql, compile_statement, split_statements
+from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
+from juicedb.compiler.rules.emit import keep_table
+from juicedb.engine.functions import compute_rows, register_functions, sql_type
+from juicedb.engine.load import Loaded, load_dataset
+
+ESTIMATE_SAMPLE_ROWS = 10_000
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class StepSummary:
+    """One row of the run summary: a predicate (or a post-WHERE call) of one statement."""
+
+    statement: int
+    step: int
+    predicate: str
+    ops: list[str]
+    rows_in: int = 0
+    computed: int = 0
+    reused: int = 0
+    kept: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class RunState:
+    run_id: str
+    trace: bool = False
+    trace_mappers: bool = False
+    steps: list[StepSummary] = field(default_factory=list)
+    loads: list[tuple[str, Loaded]] = field(default_factory=list)
+    calls_computed: int = 0
+    on_progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class _CallStats:
+    rows_in: int = 0
+    computed: int = 0
+
+
+class Engine:
+    """A DuckDB connection with juicedb's schema, functions and executor."""
+
+    def __init__(self, database: str, *, threads: int | None = None, memory_limit: str | None = None,
+                 batch_rows: int = 8192) -> None:
+        self.con = duckdb.connect(database)
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(resources.files("juicedb.sql").joinpath("schema.sql").read_text())
+        register_functions(self.con)
+        self.batch_rows = batch_rows
+        self.base_dir: Path | None = None
+        self.run: RunState | None = None
+        self._samples: dict[str, str] = {}
+        self._next_index = 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    # ------------------------------------------------------------------ catalog (for the compiler)
+
+    def dataset_table(self, ref: DatasetRef) -> str:
+        path = Path(ref.path)
+        if not path.is_absolute():
+            path = (self.base_dir or Path.cwd()) / path
+        loaded = load_dataset(self.con, path, dict(ref.options), self.run.run_id if self.run else None)
+        if self.run is not None:
+            self.run.loads.append((str(path), loaded))
+        return loaded.table
+
+    def estimate(self, base_sql: str, conjunct: Conjunct, calls: dict[int, OpCall]) -> Estimate:
+        """Pass rate and cached share of a conjunct on a sample of the source, from cached stats only."""
+        used = [calls[i] for i in conjunct.calls]
+        if any(c.spec.kind == "mapper" or c.deps for c in used):
+            return Estimate()
+        tables = {c.id: self._cache_table(c, create=False) for c in used}
+        if any(t is None for t in tables.values()):
+            return Estimate()
+        sample = self._sample(base_sql)
+        total = self.con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
+        if total == 0:
+            return Estimate()
+        joins = " ".join(
+            f"JOIN {tables[c.id]} c{c.id} ON c{c.id}.key = md5_number(CAST(({c.input_sql}) AS VARCHAR))"
+            for c in used)
+        cols = ", ".join(f"c{c.id}.{quote(c.output)} AS {c.placeholder}" for c in used)
+        hit, passed = self.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {conjunct.sql}) "
+            f"FROM (SELECT s.*, {cols} FROM {sample} s {joins})").fetchall()[0]
+        if hit == 0:
+            return Estimate()
+        return Estimate(pass_rate=passed / hit, cached=hit / total)
+
+    def _sample(self, base_sql: str) -> str:
+        if base_sql not in self._samples:
+            name = f"__jdb_sample{len(self._samples)}"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {base_sql} "
+                             f"USING SAMPLE reservoir({ESTIMATE_SAMPLE_ROWS} ROWS) REPEATABLE (7)")
+            self._samples[base_sql] = name
+        return self._samples[base_sql]
+
+    # ------------------------------------------------------------------ cache tables
+
+    def _cache_table(self, call: OpCall, *, create: bool) -> str | None:
+        fp = call.fingerprint
+        if call.spec.kind == "mapper":  # mapper outputs live for the session only
+            name = f"__jdb_map_{fp}"
+            if create:
+                self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} "
+                                 f"(key UHUGEINT, {quote(call.output)} {sql_type(call.spec.output_type)})")
+                return name
+            exists = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
+                                      [name]).fetchall()[0][0]
+            return name if exists else None
+        name = f"jdb_cache.t_{fp}"
+        row = next(iter(self.con.execute("SELECT table_name FROM jdb_cache.entries WHERE fingerprint = ?",
+                                         [fp]).fetchall()), None)
+        if row:
+            return row[0]
+        if not create:
+            return None
+        cols = ", ".join(f"{quote(s.key)} {sql_type(s.type)}" for s in call.spec.stats)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} (key UHUGEINT, {cols})")
+        self.con.execute("INSERT INTO jdb_cache.entries (fingerprint, op, params, table_name) VALUES (?, ?, ?, ?)",
+                         [fp, call.spec.name, json.dumps(call.params, default=str), name])
+        return name
+
+    # ------------------------------------------------------------------ compile and execute
+
+    def compile(self, script: str, base_dir: Path | None = None) -> list[Compiled]:
+        self.base_dir = base_dir
+        self._samples.clear()
+        return compile_sql(script, self, base_dir=base_dir)
+
+    def execute_script(self, script: str, *, base_dir: Path | None = None, run: RunState | None = None,
+                       ) -> tuple[pa.Table | None, str | None]:
+        """Compile and run every statement; return the last SELECT's rows or the last table written."""
+        self.run, self.base_dir = run, base_dir
+        self._next_index = 0
+        result: pa.Table | None = None
+        last_table: str | None = None
+        try:
+            for text, line in split_statements(script):
+                self._samples.clear()
+                compiled = compile_statement(text, self, index=self._next_index, base_dir=base_dir, line=line)
+                self._next_index += 1
+                result, written = self.execute(compiled)
+                last_table = written or last_table
+        finally:
+            self._drop_samples()
+            self.run = None
+        return result, last_table
+
+    def _drop_samples(self) -> None:
+        for name in self._samples.values():
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self._samples.clear()
+
+    def execute(self, c: Compiled) -> tuple[pa.Table | None, str | None]:
+        for out in c.ctx.outputs:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+        written = _written_table(c)
+        if c.kind != "planned":
+            return self._final(c), written
+        temps: list[str] = []
+        try:
+            table = self._run_planned(c, temps)
+        finally:
+            for t in temps:
+                self.con.execute(f"DROP TABLE IF EXISTS {t}")
+        return table, written
+
+    def _final(self, c: Compiled) -> pa.Table | None:
+        if _returns_rows(c):
+            rel = self.con.sql(c.sql)
+            return rel.to_arrow_table() if rel is not None else None
+        self.con.execute(c.sql)
+        return None
+
+    # ------------------------------------------------------------------ planned statements
+
+    def _relation(self, ctx: Context, ids: set[int]) -> str:
+        rel = f"{ctx.work_table} AS {quote(ctx.base_alias)}"
+        for cid in sorted(ids):
+            call = ctx.calls[cid]
+            rel += f" LEFT JOIN {call.table} USING (__rid)"
+            if call.spec.kind == "deduplicator":
+                rel += f" LEFT JOIN {keep_table(call.table)} USING (__rid)"
+        return rel
+
+    def _run_planned(self, c: Compiled, temps: list[str]) -> pa.Table | None:
+        ctx, con, run = c.ctx, self.con, self.run
+        alias = quote(ctx.base_alias)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {ctx.work_table} AS "
+                    f"SELECT row_number() OVER () - 1 AS __rid, * FROM {ctx.base_sql} AS {alias}")
+        temps.append(ctx.work_table)
+        columns = {r[0] for r in con.execute(f"DESCRIBE {ctx.work_table}").fetchall()}
+        uid_sql = f"{alias}.uid" if "uid" in columns else f"{alias}.__rid"
+        done: set[int] = set()
+        alive: list[str] = []
+        call_stats: dict[int, _CallStats] = {}
+        for stage in ctx.stages:
+            if stage.calls:
+                self._compute_calls(ctx, stage.calls, alive, done, call_stats, temps, uid_sql)
+            for i in stage.conjuncts:
+                alive.append(ctx.conjuncts[i].sql)
+        if ctx.post_calls:
+            self._compute_calls(ctx, ctx.post_calls, alive, done, call_stats, temps, uid_sql)
+        rel = self._relation(ctx, set(ctx.calls))
+        if run is not None:
+            self._summarise(c, rel, call_stats)
+            if run.trace and ctx.conjuncts:
+                self._trace_drops(c, rel, uid_sql)
+            if run.trace_mappers:
+                self._trace_mappers(c, rel, uid_sql)
+            if "uid" in columns:
+                self._upsert_stats(ctx, rel, alias)
+        return self._final(c)
+
+    def _compute_calls(self, ctx: Context, ids: tuple[int, ...], alive: list[str], done: set[int],
+                       call_stats: dict[int, _CallStats], temps: list[str], uid_sql: str) -> None:
+        """Compute ``ids`` on the rows passing ``alive``; calls with one input share each batch."""
+        groups: dict[str, list[OpCall]] = {}
+        for cid in ids:
+            groups.setdefault(ctx.calls[cid].input_sql, []).append(ctx.calls[cid])
+        for input_sql, calls in sorted(groups.items(), key=lambda kv: kv[1][0].id):
+            needed = set(done)
+            for call in calls:
+                needed |= set(call.deps)
+            rel = self._relation(ctx, needed)
+            where = " AND ".join(f"({a})" for a in alive) or "TRUE"
+            first = calls[0]
+            keys = f"__jdb_k{ctx.index}_{first.id}"
+            temps.append(keys)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {quote(ctx.base_alias)}.__rid AS __rid, "
+                f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
+            n_in = self.con.execute(f"SELECT count(*) FROM {keys}").fetchall()[0][0]
+            caches = {call.id: self._cache_table(call, create=True) for call in calls}
+            missing = " UNION ".join(f"SELECT key FROM {keys} ANTI JOIN {caches[call.id]} USING (key)"
+                                     for call in calls)
+            for call in calls:
+                n_missing = self.con.execute(
+                    f"SELECT count(*) FROM {keys} ANTI JOIN {caches[call.id]} USING (key) "
+                    f"WHERE key IS NOT NULL").fetchall()[0][0]
+                call_stats[call.id] = _CallStats(n_in, n_missing)
+            todo = f"__jdb_m{ctx.index}_{first.id}"
+            temps.append(todo)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {todo} AS SELECT row_number() OVER () AS rn, key, x FROM ("
+                f"SELECT k.key, any_value(({input_sql})) AS x FROM {keys} k JOIN {rel} "
+                f"ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IN ({missing}) GROUP BY k.key)")
+            self._fill_caches(ctx, calls, caches, todo, keys, uid_sql)
+            for call in calls:
+                value = quote(call.output)
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {call.table} AS SELECT k.__rid, c.{value} AS {call.placeholder} "
+                    f"FROM {keys} k LEFT JOIN {caches[call.id]} c USING (key)")
+                temps.append(call.table)
+                if call.spec.kind == "deduplicator":
+                    self._dedup_keep(ctx, call, temps, uid_sql)
+                done.add(call.id)
+
+    def _fill_caches(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
+                     uid_sql: str) -> None:
+        total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
+        step = self.batch_rows
+        label = ", ".join(c.written for c in calls)
+        for start in range(0, total, step):
+            chunk = self.con.sql(
+                f"SELECT key, x FROM {todo} WHERE rn > {start} AND rn <= {start + step} ORDER BY rn").to_arrow_table()
+            values = chunk.column("x").combine_chunks()
+            for call in calls:
+                outs, failures = compute_rows(call.spec, values, call.params)
+                ok = [i for i in range(len(values)) if i not in failures]
+                cols = {"key": chunk.column("key")}
+                names = [s.key for s in call.spec.stats] or [call.output]
+                cols.update({k: outs[k] for k in names})
+                batch = pa.table(cols)
+                if failures:
+                    batch = batch.take(pa.array(ok, pa.int64()))
+                    self._record_failures(ctx, call, chunk.column("key").take(pa.array(sorted(failures))),
+                                          [failures[i] for i in sorted(failures)], keys, uid_sql)
+                self.con.execute(f"INSERT INTO {caches[call.id]} SELECT b.* FROM batch b "
+                                 f"ANTI JOIN {caches[call.id]} USING (key)")
+                if self.run is not None:
+                    self.run.calls_computed += len(ok)
+            if self.run is not None and self.run.on_progress:
+                self.run.on_progress(label, min(start + step, total), total)
+
+    def _record_failures(self, ctx: Context, call: OpCall, keys_arr: pa.ChunkedArray, messages: list[str],
+                         keys: str, uid_sql: str) -> None:
+        failed = pa.table({"key": keys_arr, "message": pa.array(messages, pa.string())})  # noqa: F841
+        run_id = self.run.run_id if self.run else None
+        self.con.execute(
+            f"INSERT INTO errors (run_id, dataset, uid, op, message) SELECT ?, ?, {uid_sql}, ?, f.message "
+            f"FROM failed f JOIN {keys} k USING (key) JOIN {ctx.work_table} AS {quote(ctx.base_alias)} "
+            f"ON {quote(ctx.base_alias)}.__rid = k.__rid", [run_id, ctx.base_sql, call.spec.name])
+
+    def _dedup_keep(self, ctx: Context, call: OpCall, temps: list[str], uid_sql: str) -> None:
+        alias = quote(ctx.base_alias)
+        h = call.placeholder
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {keep_table(call.table)} AS SELECT __rid, "
+            f"({h} IS NULL OR row_number() OVER w = 1) AS {h}_keep, first_value({uid_sql}) OVER w AS {h}_first "
+            f"FROM {call.table} JOIN {ctx.work_table} AS {alias} USING (__rid) "
+            f"WINDOW w AS (PARTITION BY {h} ORDER BY __rid)")
+        temps.append(keep_table(call.table))
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _summarise(self, c: Compiled, rel: str, call_stats: dict[int, _CallStats]) -> None:
+        ctx = c.ctx
+        conds = [f"coalesce(({cj.sql}), false)" for cj in ctx.conjuncts]
+        filters = [" AND ".join(conds[: i + 1]) for i in range(len(conds))]
+        counts = self.con.execute(
+            "SELECT count(*)" + "".join(f", count(*) FILTER (WHERE {f})" for f in filters) + f" FROM {rel}"
+        ).fetchall()[0]
+        seen: set[int] = set()
+        for i, cj in enumerate(ctx.conjuncts):
+            new = [cid for cid in cj.calls if cid not in seen]
+            seen.update(new)
+            step = StepSummary(ctx.index + 1, i + 1, cj.written, [ctx.calls[cid].spec.name for cid in cj.calls],
+                               rows_in=counts[i], kept=counts[i + 1])
+            for cid in new:
+                cs = call_stats.get(cid, _CallStats())
+                step.computed += cs.computed
+                step.reused += max(cs.rows_in - cs.computed, 0)
+            self.run.steps.append(step)
+        post = [cid for cid in ctx.post_calls]
+        if post:
+            step = StepSummary(ctx.index + 1, len(ctx.conjuncts) + 1,
+                               ", ".join(ctx.calls[cid].written for cid in post),
+                               [ctx.calls[cid].spec.name for cid in post], rows_in=counts[-1])
+            for cid in post:
+                cs = call_stats.get(cid, _CallStats())
+                step.computed += cs.computed
+                step.reused += max(cs.rows_in - cs.computed, 0)
+            self.run.steps.append(step)
+
+    def _trace_drops(self, c: Compiled, rel: str, uid_sql: str) -> None:
+        ctx = c.ctx
+        whens, details, ops, preds = [], [], [], []
+        for i, cj in enumerate(ctx.conjuncts, 1):
+            whens.append(f"WHEN NOT coalesce(({cj.sql}), false) THEN {i}")
+            if cj.dedup is not None:
+                ph = ctx.calls[cj.dedup].placeholder
+                detail = f"'duplicate of uid ' || {ph}_first::VARCHAR"
+            else:
+                parts = [f"'{ctx.calls[cid].output}=' || coalesce({ctx.calls[cid].placeholder}::VARCHAR, 'NULL')"
+                         for cid in cj.calls if ctx.calls[cid].spec.kind != "mapper"]
+                detail = " || ', ' || ".join(parts) if parts else "NULL"
+            details.append(f"WHEN {i} THEN {detail}")
+            ops.append(f"WHEN {i} THEN {_lit(', '.join(ctx.calls[cid].spec.name for cid in cj.calls) or None)}")
+            preds.append(f"WHEN {i} THEN {_lit(cj.written)}")
+        kind = "CASE step " + " ".join(
+            f"WHEN {i} THEN '{'dedup' if cj.dedup is not None else 'drop'}'"
+            for i, cj in enumerate(ctx.conjuncts, 1)) + " END"
+        self.con.execute(
+            f"INSERT INTO trace (run_id, statement, dataset, uid, kind, step, op, predicate, detail) "
+            f"SELECT ?, ?, ?, __uid, {kind}, step, CASE step {' '.join(ops)} END, CASE step {' '.join(preds)} END, "
+            f"CASE step {' '.join(details)} END FROM (SELECT {uid_sql} AS __uid, CASE {' '.join(whens)} END AS step, "
+            f"* FROM {rel}) WHERE step IS NOT NULL",
+            [self.run.run_id, ctx.index + 1, _dataset_label(ctx)])
+
+    def _trace_mappers(self, c: Compiled, rel: str, uid_sql: str) -> None:
+        ctx = c.ctx
+        for call in ctx.calls.values():
+            if call.spec.kind != "mapper":
+                continue
+            self.con.execute(
+                f"INSERT INTO trace (run_id, statement, dataset, uid, kind, op, predicate, before, after) "
+                f"SELECT ?, ?, ?, {uid_sql}, 'map', ?, ?, CAST(({call.input_sql}) AS VARCHAR), {call.placeholder} "
+                f"FROM {rel} WHERE {call.placeholder} IS NOT NULL "
+                f"AND {call.placeholder} IS DISTINCT FROM CAST(({call.input_sql}) AS VARCHAR)",
+                [self.run.run_id, ctx.index + 1, _dataset_label(ctx), call.spec.name, call.written])
+
+    def _upsert_stats(self, ctx: Context, rel: str, alias: str) -> None:
+        calls = [c for c in ctx.calls.values() if c.spec.kind != "mapper"]
+        if not calls:
+            return
+        cols: dict[str, OpCall] = {}
+        for call in calls:
+            cols.setdefault(call.column, call)
+        for name, call in cols.items():
+            stype = next(s.type for s in call.spec.stats if s.key == call.output)
+            self.con.execute(f"ALTER TABLE stats ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type(stype)}")
+        names = ", ".join(quote(n) for n in cols)
+        values = ", ".join(call.placeholder for call in cols.values())
+        updates = ", ".join(f"{quote(n)} = coalesce(excluded.{quote(n)}, stats.{quote(n)})" for n in cols)
+        self.con.execute(
+            f"INSERT INTO stats (dataset, uid, {names}) SELECT DISTINCT ON (uid) ?, {alias}.uid, {values} "
+            f"FROM {rel} WHERE {alias}.uid IS NOT NULL ON CONFLICT (dataset, uid) DO UPDATE SET {updates}",
+            [_dataset_label(ctx)])
+
+
+def _lit(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _dataset_label(ctx: Context) -> str:
+    return ctx.base_sql if ctx.base_sql.replace("_", "").isalnum() else ctx.base_alias
+
+
+_ROW_STATEMENTS = ("SELECT", "WITH", "FROM", "DESCRIBE", "SHOW", "SUMMARIZE", "PRAGMA", "VALUES", "EXPLAIN",
+                   "TABLE", "(")
+
+
+def _returns_rows(c: Compiled) -> bool:
+    head = c.source.lstrip().split(None, 1)[0].upper() if c.source.strip() else ""
+    return head.startswith(_ROW_STATEMENTS)
+
+
+def _written_table(c: Compiled) -> str | None:
+    stmt = c.ctx.stmt
+    if isinstance(stmt, exp.Create) and str(stmt.args.get("kind", "")).upper() == "TABLE":
+        return stmt.this.sql(dialect="duckdb") if not isinstance(stmt.this, exp.Schema) else \
+            stmt.this.this.sql(dialect="duckdb")
+    if isinstance(stmt, exp.Insert):
+        target = stmt.this
+        return (target.this if isinstance(target, exp.Schema) else target).sql(dialect="duckdb")
+    return None
+

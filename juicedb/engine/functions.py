@@ -1,0 +1,140 @@
+"""Register every operator in DuckDB so it works in ad-hoc SQL too.
+
+Each stat is a macro under its Data-Juicer stat key with the operator's
+parameters as named arguments defaulting to DJ's values
+(``char_rep_ratio(text, rep_len := 5)``), over a vectorised Arrow UDF. Each
+filter is also a boolean macro under its DJ name with its bounds
+(``text_length_filter(text, min_len := 10)``); each mapper under its name
+without ``_mapper``. Macros are TEMP: the database file never refers to
+Python functions a later process may not have registered.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from juicedb.errors import ParamError
+from juicedb.registry import OpSpec, Param, all_ops
+from juicedb.udfs.common.text import TextBatch
+
+_SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
+
+
+def sql_type(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_list(t):
+        return sql_type(t.value_type) + "[]"
+    return "VARCHAR"
+
+
+def sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch:
+    """The shared-intermediates batch for an operator's modality."""
+    return TextBatch(values)
+
+
+def compute_rows(spec: OpSpec, batch_values: pa.Array, params: dict[str, Any],
+                 ) -> tuple[dict[str, pa.Array], dict[int, str]]:
+    """Compute a batch; if it fails, compute row by row so one bad row costs one row.
+
+    Returns the outputs (null where a row failed) and ``{row index: error message}``.
+    """
+    try:
+        return spec.compute(make_batch(spec, batch_values), params), {}
+    except Exception:  # noqa: BLE001 - isolate the failing rows below
+        pass
+    failures: dict[int, str] = {}
+    parts: dict[str, list[Any]] = {}
+    for i in range(len(batch_values)):
+        try:
+            out = spec.compute(make_batch(spec, batch_values.slice(i, 1)), params)
+            for k, arr in out.items():
+                parts.setdefault(k, []).append(arr[0].as_py())
+        except Exception as e:  # noqa: BLE001
+            failures[i] = f"{type(e).__name__}: {e}"
+            for k in _output_keys(spec):
+                parts.setdefault(k, []).append(None)
+    types = _output_types(spec)
+    return {k: pa.array(v, types[k]) for k, v in parts.items()}, failures
+
+
+def _output_keys(spec: OpSpec) -> list[str]:
+    return [s.key for s in spec.stats] or [spec.sql_name]
+
+
+def _output_types(spec: OpSpec) -> dict[str, pa.DataType]:
+    if spec.stats:
+        return {s.key: s.type for s in spec.stats}
+    return {spec.sql_name: spec.output_type or pa.string()}
+
+
+def _constant(p: Param, arr: pa.Array) -> Any:
+    if len(arr) == 0:
+        return p.default
+    if len(pc.unique(arr)) > 1:
+        raise ParamError(f"parameter {p.name!r} must be a constant, got a column with several values")
+    return arr[0].as_py()
+
+
+def _udf(spec: OpSpec, key: str) -> Callable[..., pa.Array]:
+    cache: dict[tuple, dict[str, Any]] = {}
+    out_type = _output_types(spec)[key]
+
+    def udf(values: pa.Array, *param_arrays: pa.Array) -> pa.Array:
+        raw = tuple(_constant(p, a) for p, a in zip(spec.params, param_arrays))
+        if raw not in cache:
+            cache[raw] = spec.resolve_params(dict(zip((p.name for p in spec.params), raw)))
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        outs, _ = compute_rows(spec, values, cache[raw])
+        return outs[key].cast(out_type)
+    # DuckDB checks the arity against the signature: make it exact.
+    n = len(spec.inputs) + len(spec.params)
+    udf.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(n)])
+    return udf
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Register every operator's UDF and macros on ``con``."""
+    for spec in all_ops():
+        in_types = ["VARCHAR"] * len(spec.inputs) + [_SQL_TYPES[p.type] for p in spec.params]
+        inputs = list(spec.inputs)
+        args = ", ".join(inputs + [f"{p.name} := {sql_literal(p.default)}" for p in spec.params])
+        call_args = ", ".join(inputs + [p.name for p in spec.params])
+        for key in _output_keys(spec):
+            fn_name = f"__jdb_{key}"
+            con.create_function(fn_name, _udf(spec, key), in_types, sql_type(_output_types(spec)[key]),
+                                type="arrow", null_handling="special", side_effects=False)
+            con.execute(f"CREATE OR REPLACE TEMP MACRO {key}({args}) AS {fn_name}({call_args})")
+        if spec.kind == "filter":
+            _filter_macro(con, spec, inputs, args)
+
+
+def _filter_macro(con: duckdb.DuckDBPyConnection, spec: OpSpec, inputs: list[str], args: str) -> None:
+    bounds = ", ".join(f"{b.name} := {sql_literal(b.default)}" for b in spec.bounds)
+    stat_call = f"{spec.stats[0].key}({', '.join(inputs + [f'{p.name} := {p.name}' for p in spec.params])})"
+    terms = [f"({b.name} IS NULL OR {stat_call} {'>=' if b.side == 'min' else '<='} {b.name})"
+             for b in spec.bounds] or [f"{stat_call} IS NOT NULL"]
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {spec.name}({args}{', ' if bounds else ''}{bounds}) AS "
+                + " AND ".join(terms))

@@ -1,0 +1,336 @@
+"""The operator registry: one declarative spec per operator, registered by decorator.
+
+An operator module in ``udfs/`` declares a pure function ``batch -> Arrow`` and
+decorates it with :func:`filter_op`, :func:`mapper_op` or :func:`dedup_op`.
+Parameters are read from the function's keyword-only arguments: their
+annotation gives the type (``Annotated[int, Positive()]`` adds a check) and
+their default is Data-Juicer's default. A duplicate operator name or stat key
+is an error at import time.
+
+>>> spec = get_op("character_repetition_filter")
+>>> spec.stats[0].key, spec.param("rep_len").default
+('char_rep_ratio', 10)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from juicedb.errors import ParamError, RegistryError, UnknownOperatorError
+
+Kind = Literal["filter", "mapper", "deduplicator"]
+
+# Relative cost of computing one row, by class. Only the ratios matter: the
+# compiler orders conjuncts by cost / (1 - pass rate).
+COST_CLASSES: dict[str, float] = {
+    "trivial": 1.0,     # vectorised Arrow kernels (lengths)
+    "cheap": 4.0,       # one pass over code points (numpy lookup tables)
+    "moderate": 20.0,   # word splitting, n-grams, regex mappers
+    "expensive": 200.0,  # heavy pure-Python work per row
+    "model": 2000.0,    # a model on CPU
+    "gpu_model": 5000.0,  # a large model, batched on GPU when one exists
+}
+
+
+# --------------------------------------------------------------------------- params
+
+@dataclass(frozen=True)
+class Constraint:
+    """A check on a parameter value, declared in the annotation."""
+
+    def check(self, value: Any) -> str | None:  # pragma: no cover - interface
+        """Return an explanation when ``value`` is invalid, else None."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Positive(Constraint):
+    def check(self, value: Any) -> str | None:
+        return None if value > 0 else "must be > 0"
+
+
+@dataclass(frozen=True)
+class OneOf(Constraint):
+    choices: tuple[Any, ...]
+
+    def __init__(self, *choices: Any) -> None:
+        object.__setattr__(self, "choices", tuple(choices))
+
+    def check(self, value: Any) -> str | None:
+        if value in self.choices:
+            return None
+        return "must be one of {" + ", ".join(repr(c) for c in self.choices) + "}"
+
+
+@dataclass(frozen=True)
+class FilePath(Constraint):
+    """The value names a file; its content (not its name) enters the fingerprint."""
+
+    def check(self, value: Any) -> str | None:
+        if value is None or Path(value).is_file():
+            return None
+        return "must name an existing file"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    constraints: tuple[Constraint, ...] = ()
+    doc: str = ""
+
+    @property
+    def is_path(self) -> bool:
+        return any(isinstance(c, FilePath) for c in self.constraints)
+
+    def validate(self, op: str, value: Any) -> Any:
+        """Coerce ``value`` to the declared type and run the checks."""
+        if value is None:
+            if self.default is None:
+                return None
+            raise ParamError(f"{op}: parameter {self.name!r} expected {self.type.__name__}, got NULL")
+        ok = isinstance(value, self.type) and not (self.type is int and isinstance(value, bool))
+        if not ok:
+            if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            elif self.type is int and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ParamError(f"{op}: parameter {self.name!r} expected {self.type.__name__}, "
+                                 f"got {type(value).__name__} {value!r}")
+        for c in self.constraints:
+            why = c.check(value)
+            if why:
+                raise ParamError(f"{op}: parameter {self.name!r} {why}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Stat:
+    key: str
+    type: pa.DataType
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A keep-rule parameter of a filter: ``min <= stat <= max`` (DJ semantics)."""
+
+    name: str
+    stat: str
+    side: Literal["min", "max"]
+    default: float | None
+
+
+# --------------------------------------------------------------------------- spec
+
+@dataclass
+class OpSpec:
+    """Declarative description of one operator."""
+
+    name: str
+    kind: Kind
+    fn: Callable[..., Any]
+    stats: tuple[Stat, ...] = ()
+    params: tuple[Param, ...] = ()
+    bounds: tuple[Bound, ...] = ()
+    modality: str = "text"
+    inputs: tuple[str, ...] = ("text",)
+    cost: str = "cheap"
+    requires: tuple[str, ...] = ()
+    version: str = "1"
+    sql_name: str = ""
+    output_type: pa.DataType | None = None  # mappers
+    doc: str = field(default="", repr=False)
+
+    @property
+    def cost_value(self) -> float:
+        return COST_CLASSES[self.cost]
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Validate named parameters and fill in defaults."""
+        names = {p.name for p in self.params}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            expected = ", ".join(sorted(names)) or "no parameters"
+            raise ParamError(f"{self.name}: unknown parameter {unknown[0]!r}; expected {expected}")
+        return {p.name: p.validate(self.name, given.get(p.name, p.default)) for p in self.params}
+
+    def non_default(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {p.name: params[p.name] for p in self.params if params[p.name] != p.default}
+
+    def fingerprint(self, params: dict[str, Any]) -> str:
+        """Name + version + the params that change the value (file params by content)."""
+        material: dict[str, Any] = {"op": self.name, "v": self.version}
+        for p in self.params:
+            value = params[p.name]
+            if p.is_path and value is not None:
+                value = "md5:" + hashlib.md5(Path(value).read_bytes()).hexdigest()
+            material[p.name] = value
+        blob = json.dumps(material, sort_keys=True, default=str).encode()
+        return hashlib.sha1(blob).hexdigest()[:16]
+
+    def compute(self, batch: Any, params: dict[str, Any]) -> dict[str, pa.Array]:
+        """Run the operator on one batch; always returns ``{stat key: array}``."""
+        out = self.fn(batch, **params)
+        if isinstance(out, dict):
+            return out
+        key = self.stats[0].key if self.stats else self.sql_name
+        return {key: out}
+
+
+# --------------------------------------------------------------------------- registry
+
+_OPS: dict[str, OpSpec] = {}
+_SQL: dict[str, tuple[OpSpec, str]] = {}  # sql function name -> (spec, role)
+
+
+def _params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:
+    hints = typing.get_type_hints(fn, include_extras=True)
+    params = []
+    for name, p in inspect.signature(fn).parameters.items():
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        hint = hints.get(name, type(p.default))
+        constraints: tuple[Constraint, ...] = ()
+        if typing.get_origin(hint) is typing.Annotated:
+            hint, *extra = typing.get_args(hint)
+            constraints = tuple(e for e in extra if isinstance(e, Constraint))
+        if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if p.default is inspect.Parameter.empty:
+            raise RegistryError(f"{fn.__name__}: parameter {name!r} needs a default (DJ's value)")
+        params.append(Param(name, hint, p.default, constraints))
+    return tuple(params)
+
+
+def register(spec: OpSpec) -> OpSpec:
+    """Add ``spec`` to the registry; duplicates are an error."""
+    if spec.name in _OPS:
+        raise RegistryError(f"operator {spec.name!r} is registered twice")
+    names = [s.key for s in spec.stats] + ([spec.sql_name] if spec.sql_name else [])
+    if spec.kind == "filter":
+        names.append(spec.name)
+    for n in names:
+        if n in _SQL:
+            raise RegistryError(f"SQL name {n!r} of {spec.name} is already used by {_SQL[n][0].name}")
+    _OPS[spec.name] = spec
+    for s in spec.stats:
+        _SQL[s.key] = (spec, "stat")
+    if spec.kind == "filter":
+        _SQL[spec.name] = (spec, "filter")
+    elif spec.sql_name:
+        _SQL[spec.sql_name] = (spec, spec.kind)
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove an operator (tests register throw-away operators)."""
+    spec = _OPS.pop(name)
+    for key in [k for k, (s, _) in _SQL.items() if s is spec]:
+        del _SQL[key]
+
+
+def _stats_arg(stats: str | dict[str, pa.DataType], stat_type: pa.DataType | None) -> tuple[Stat, ...]:
+    if isinstance(stats, str):
+        return (Stat(stats, stat_type or pa.float64()),)
+    return tuple(Stat(k, t) for k, t in stats.items())
+
+
+def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.DataType | None = None,
+              bounds: dict[str, tuple[str, float | None]] | None = None, cost: str = "cheap",
+              modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
+              version: str = "1") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
+
+    ``bounds`` maps DJ's bound parameter names to ``(side, default)``, e.g.
+    ``{"min_len": ("min", 10), "max_len": ("max", None)}``; None is unbounded.
+    """
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        stats = _stats_arg(stat, stat_type)
+        bnds = tuple(Bound(n, stats[0].key, side, d) for n, (side, d) in (bounds or {}).items())
+        _check_cost(name, cost)
+        fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
+                                  inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or ""))
+        return fn
+    return deco
+
+
+def mapper_op(name: str, *, cost: str = "moderate", modality: str = "text", inputs: tuple[str, ...] = ("text",),
+              output_type: pa.DataType = pa.string(), requires: Iterable[str] = (), version: str = "1",
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a mapper; in SQL it is called by its name without ``_mapper``."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _check_cost(name, cost)
+        sql_name = name.removesuffix("_mapper")
+        fn.spec = register(OpSpec(name, "mapper", fn, (), _params_from_signature(fn), (), modality, inputs, cost,
+                                  tuple(requires), version, sql_name, output_type, inspect.getdoc(fn) or ""))
+        return fn
+    return deco
+
+
+def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), cost: str = "cheap",
+             modality: str = "text", inputs: tuple[str, ...] = ("text",), version: str = "1",
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a deduplicator: the function computes a hash; rows with equal hash keep the first."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _check_cost(name, cost)
+        fn.spec = register(OpSpec(name, "deduplicator", fn, (Stat(hash_key, hash_type),),
+                                  _params_from_signature(fn), (), modality, inputs, cost, (), version, name,
+                                  doc=inspect.getdoc(fn) or ""))
+        return fn
+    return deco
+
+
+def _check_cost(name: str, cost: str) -> None:
+    if cost not in COST_CLASSES:
+        raise RegistryError(f"{name}: cost must be one of {sorted(COST_CLASSES)}, got {cost!r}")
+
+
+def load_builtin_ops() -> None:
+    """Import the operator package so every decorator has run."""
+    import juicedb.udfs  # noqa: F401
+
+
+def all_ops() -> list[OpSpec]:
+    load_builtin_ops()
+    return sorted(_OPS.values(), key=lambda s: (s.modality, s.kind, s.name))
+
+
+def get_op(name: str) -> OpSpec:
+    load_builtin_ops()
+    try:
+        return _OPS[name]
+    except KeyError:
+        raise UnknownOperatorError(f"unknown operator {name!r}; `juicedb ops` lists them") from None
+
+
+def lookup_sql(name: str) -> tuple[OpSpec, str] | None:
+    """Resolve a SQL function name to ``(spec, role)``; role is stat/filter/mapper/deduplicator."""
+    load_builtin_ops()
+    return _SQL.get(name.lower())
+
+
+def sql_names() -> dict[str, tuple[OpSpec, str]]:
+    load_builtin_ops()
+    return dict(_SQL)
+
+
+def format_bound(value: float | None) -> str:
+    return "inf" if value is None or value == math.inf else repr(value)

@@ -1,0 +1,1 @@
+"""SQL that is data: schema DDL and macros (package data)."""

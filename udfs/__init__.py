@@ -1,0 +1,6 @@
+"""juicedb's operators, by modality. Importing this package registers them all.
+
+Operators know Arrow, numpy and their own models, never DuckDB.
+"""
+
+from juicedb.udfs import dedup, text  # noqa: F401

@@ -1,0 +1,1 @@
+"""Shared intermediates and character sets for operators."""

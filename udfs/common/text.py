@@ -1,0 +1,95 @@
+"""``TextBatch``: one batch of texts plus the intermediates operators share.
+
+The engine builds one ``TextBatch`` per batch and hands the same object to
+every text operator of a fused stage, so the words of a text, its refined
+words and its code points are computed once per batch (the data half of OP
+fusion). Null texts give null stats.
+
+>>> b = TextBatch(pa.array(["Hi there!", None, ""]))
+>>> b.refined_words(lower=True)
+[['hi', 'there'], [], []]
+>>> b.ratio(b.count_chars(special_lut())).to_pylist()
+[0.1111111111111111, None, 0.0]
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from juicedb.udfs.common.chars import refined_word_pattern, special_lut  # noqa: F401  (doctest)
+
+
+def as_array(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    elif not isinstance(values, pa.Array):
+        values = pa.array(values, pa.string())
+    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        values = values.cast(pa.string())
+    return values
+
+
+class TextBatch:
+    """A batch of texts with lazily computed, cached intermediates."""
+
+    def __init__(self, text: pa.Array | pa.ChunkedArray | list[str | None]) -> None:
+        self.array = as_array(text)
+        self._refined: dict[bool, list[list[str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @cached_property
+    def strings(self) -> list[str | None]:
+        return self.array.to_pylist()
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        return ~np.asarray(self.array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """Code points per text (0 for null)."""
+        return np.asarray(pc.fill_null(pc.utf8_length(self.array), 0).to_numpy(), dtype=np.int64)
+
+    @cached_property
+    def codepoints(self) -> np.ndarray:
+        """All texts' code points, concatenated (row i spans ``offsets[i]:offsets[i+1]``)."""
+        joined = "".join(s for s in self.strings if s)
+        return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate(([0], np.cumsum(self.lengths)))
+
+    def count_chars(self, lut: np.ndarray) -> np.ndarray:
+        """Per text, how many code points ``lut`` marks True."""
+        hits = np.concatenate(([0], np.cumsum(lut[self.codepoints], dtype=np.int64)))
+        return hits[self.offsets[1:]] - hits[self.offsets[:-1]]
+
+    def ratio(self, counts: np.ndarray, denominators: np.ndarray | None = None) -> pa.Array:
+        """counts / denominators (default: lengths), 0.0 where the denominator is 0, null for null text."""
+        den = self.lengths if denominators is None else np.asarray(denominators)
+        out = np.divide(counts, den, out=np.zeros(len(den), dtype=np.float64), where=den != 0)
+        return pa.array(out, pa.float64(), mask=~self.valid)
+
+    @cached_property
+    def words(self) -> list[list[str]]:
+        """DJ's ``get_words_from_document``: split on ' ', '\\n', '\\t', drop empty strings."""
+        return [[w for w in s.replace("\n", " ").replace("\t", " ").split(" ") if w] if s else []
+                for s in self.strings]
+
+    def refined_words(self, lower: bool) -> list[list[str]]:
+        """DJ's ``words_refinement``: (lower-case,) strip special characters from both ends, drop empty."""
+        if lower not in self._refined:
+            find = refined_word_pattern().findall
+            self._refined[lower] = [find(s.lower() if lower else s) if s else [] for s in self.strings]
+        return self._refined[lower]
+
+    def from_list(self, values: list[float | int | None], type: pa.DataType) -> pa.Array:
+        """Wrap per-row Python values, nulls where the text is null."""
+        return pa.array(values, type, mask=~self.valid)

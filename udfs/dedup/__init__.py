@@ -1,0 +1,3 @@
+"""Deduplicators, one module each."""
+
+from juicedb.udfs.dedup import document_dedup  # noqa: F401
