@@ -38,6 +38,9 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=
                       + (f", [yellow]{loaded.errors} bad lines in `errors`[/yellow]" if loaded.errors else ""))
     if report.steps:
         print_table(report.summary().drop_columns(["ops"]), title="per predicate")
-    out = f"{report.rows_out} rows" if report.rows_out is not None else "done"
-    console.print(f"run {report.run_id}: {out}" + (f" in {report.output_table}" if report.output_table else "")
-                  + f", {report.computed} stat values computed, {report.seconds:.2f} s")
+    for table, rows in report.tables.items():
+        console.print(f"table {table}: {rows} rows")
+    if report.result is not None:
+        print_table(report.result, title="result of the last statement")
+    console.print(f"run {report.run_id}: {report.computed} stat values computed in {report.seconds:.2f} s; "
+                  "see `juicedb shell` for stats, trace, errors")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -27,10 +28,8 @@ def shell(workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
 
 def _repl(ws: juicedb.Workspace, max_rows: int) -> None:
     import duckdb
-    try:
-        import readline  # noqa: F401 - line editing and history for input()
-    except ImportError:  # pragma: no cover - not on every platform
-        pass
+    with contextlib.suppress(ImportError):  # line editing and history for input(), where available
+        import readline  # noqa: F401
     console.print("juicedb shell: tables samples, stats, trace, errors, runs. `.quit` or Ctrl-D to leave.")
     buffer: list[str] = []
     while True:

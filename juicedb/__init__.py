@@ -7,8 +7,12 @@ True
 
 from juicedb.errors import JuicedbError
 from juicedb.registry import all_ops, get_op
-from juicedb.workspace import RunReport, Workspace, ops_table
-from juicedb.workspace import open  # noqa: A004 - juicedb.open(path) is the API
+from juicedb.workspace import (
+    RunReport,
+    Workspace,
+    open,
+    ops_table,
+)
 
 __version__ = "0.1.0"
 __all__ = ["JuicedbError", "RunReport", "Workspace", "__version__", "all_ops", "get_op", "open", "ops_table"]

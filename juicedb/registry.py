@@ -152,6 +152,7 @@ class OpSpec:
     sql_name: str = ""
     output_type: pa.DataType | None = None  # mappers
     doc: str = field(default="", repr=False)
+    check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
 
     @property
     def cost_value(self) -> float:
@@ -170,7 +171,13 @@ class OpSpec:
         if unknown:
             expected = ", ".join(sorted(names)) or "no parameters"
             raise ParamError(f"{self.name}: unknown parameter {unknown[0]!r}; expected {expected}")
-        return {p.name: p.validate(self.name, given.get(p.name, p.default)) for p in self.params}
+        params = {p.name: p.validate(self.name, given.get(p.name, p.default)) for p in self.params}
+        if self.check is not None:
+            try:
+                self.check(params)
+            except ParamError as e:
+                raise ParamError(f"{self.name}: {e}") from None
+        return params
 
     def non_default(self, params: dict[str, Any]) -> dict[str, Any]:
         return {p.name: params[p.name] for p in self.params if params[p.name] != p.default}
@@ -220,10 +227,24 @@ def _params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:
     return tuple(params)
 
 
+def _source(spec: OpSpec) -> str:
+    try:
+        return str(Path(inspect.getsourcefile(spec.fn) or "").resolve()) + ":" + spec.fn.__qualname__
+    except TypeError:
+        return repr(spec.fn)
+
+
 def register(spec: OpSpec) -> OpSpec:
-    """Add ``spec`` to the registry; duplicates are an error."""
+    """Add ``spec`` to the registry; a second operator with the same name is an error.
+
+    The same function seen again (its module imported under a second name, as
+    doctest collection does) keeps the first registration.
+    """
     if spec.name in _OPS:
-        raise RegistryError(f"operator {spec.name!r} is registered twice")
+        if _source(_OPS[spec.name]) == _source(spec):
+            return _OPS[spec.name]
+        raise RegistryError(f"operator {spec.name!r} is registered twice "
+                            f"({_source(_OPS[spec.name])} and {_source(spec)})")
     names = [s.key for s in spec.stats] + ([spec.sql_name] if spec.sql_name else [])
     if spec.kind == "filter":
         names.append(spec.name)
@@ -256,7 +277,8 @@ def _stats_arg(stats: str | dict[str, pa.DataType], stat_type: pa.DataType | Non
 def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.DataType | None = None,
               bounds: dict[str, tuple[str, float | None]] | None = None, cost: str = "cheap",
               modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
-              version: str = "1") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              version: str = "1", check: Callable[[dict[str, Any]], None] | None = None,
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
 
     ``bounds`` maps DJ's bound parameter names to ``(side, default)``, e.g.
@@ -267,7 +289,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
         bnds = tuple(Bound(n, stats[0].key, side, d) for n, (side, d) in (bounds or {}).items())
         _check_cost(name, cost)
         fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
-                                  inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or ""))
+                                  inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check))
         return fn
     return deco
 

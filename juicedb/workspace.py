@@ -3,7 +3,7 @@
 >>> import tempfile, juicedb
 >>> with juicedb.open(tempfile.mkdtemp()) as ws:
 ...     ws.sql("SELECT text_len('héllo') AS n, char_rep_ratio('aaaa aaaa', rep_len := 2) AS r").to_pylist()
-[{'n': 5, 'r': 0.5}]
+[{'n': 5, 'r': 0.75}]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DB_FILE = "juicedb.duckdb"
 
 @dataclass
 class RunReport:
-    """What one ``run`` did: per-predicate counts, datasets loaded, rows out."""
+    """What one ``run`` did: per-predicate counts, datasets loaded, tables written, the last result."""
 
     run_id: str
     recipe: str
@@ -39,6 +39,8 @@ class RunReport:
     steps: list[StepSummary] = field(default_factory=list)
     loads: list[tuple[str, Loaded]] = field(default_factory=list)
     computed: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    result: pa.Table | None = None  # rows of the recipe's last statement when it is a query
 
     def summary(self) -> pa.Table:
         return pa.Table.from_pylist([{
@@ -90,11 +92,12 @@ class Workspace:
             con.execute("UPDATE runs SET status = ?, finished = now() WHERE run_id = ?",
                         [f"failed: {type(e).__name__}: {e}"[:500], state.run_id])
             raise
+        query_result = result
         if result is None and last_table:
             result = con.sql(f"SELECT * FROM {last_table}").to_arrow_table()
         report = RunReport(state.run_id, name, time.perf_counter() - t0,
                            result.num_rows if result is not None else None, last_table, state.steps, state.loads,
-                           state.calls_computed)
+                           state.calls_computed, state.tables, query_result)
         con.execute("UPDATE runs SET status = 'ok', finished = now(), rows_out = ?, summary = ? WHERE run_id = ?",
                     [report.rows_out, json.dumps(report.summary().to_pylist()), state.run_id])
         self.last_run = report
@@ -133,7 +136,7 @@ class Workspace:
         return self.table("trace")
 
 
-def open(path: str | Path = ".juicedb", **kwargs: Any) -> Workspace:  # noqa: A001 - the API's name
+def open(path: str | Path = ".juicedb", **kwargs: Any) -> Workspace:
     """Open (or create) the workspace at ``path``."""
     return Workspace(path, **kwargs)
 

@@ -141,3 +141,11 @@ class Context:
     @property
     def work_table(self) -> str:
         return f"__jdb_w{self.index}"
+
+    def source(self) -> tuple[str, str]:
+        """SQL (without alias) and alias of the planned SELECT's single FROM source."""
+        assert self.select is not None
+        src = (self.select.args.get("from_") or self.select.args.get("from")).this.copy()
+        alias = src.alias or (src.name if isinstance(src, exp.Table) and src.name else "__jdb_base")
+        src.set("alias", None)
+        return src.sql(dialect="duckdb", normalize_functions=False), alias

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -57,6 +56,7 @@ class RunState:
     trace_mappers: bool = False
     steps: list[StepSummary] = field(default_factory=list)
     loads: list[tuple[str, Loaded]] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)  # tables written -> rows
     calls_computed: int = 0
     on_progress: Callable[[str, int, int], None] | None = None
 
@@ -177,6 +177,8 @@ class Engine:
                 self._next_index += 1
                 result, written = self.execute(compiled)
                 last_table = written or last_table
+                if run is not None and written:
+                    run.tables[written] = self.con.execute(f"SELECT count(*) FROM {written}").fetchall()[0][0]
         finally:
             self._drop_samples()
             self.run = None
@@ -294,39 +296,44 @@ class Engine:
 
     def _fill_caches(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
                      uid_sql: str) -> None:
+        """Compute the rows of ``todo`` in batches of ``batch_rows`` and add them to each call's cache.
+
+        Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
+        """
         total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
         step = self.batch_rows
         label = ", ".join(c.written for c in calls)
         for start in range(0, total, step):
             chunk = self.con.sql(
-                f"SELECT key, x FROM {todo} WHERE rn > {start} AND rn <= {start + step} ORDER BY rn").to_arrow_table()
+                f"SELECT rn, x FROM {todo} WHERE rn > {start} AND rn <= {start + step} ORDER BY rn").to_arrow_table()
             values = chunk.column("x").combine_chunks()
             for call in calls:
                 outs, failures = compute_rows(call.spec, values, call.params)
-                ok = [i for i in range(len(values)) if i not in failures]
-                cols = {"key": chunk.column("key")}
                 names = [s.key for s in call.spec.stats] or [call.output]
-                cols.update({k: outs[k] for k in names})
-                batch = pa.table(cols)
+                batch = pa.table({"rn": chunk.column("rn"), **{k: outs[k] for k in names}})
                 if failures:
-                    batch = batch.take(pa.array(ok, pa.int64()))
-                    self._record_failures(ctx, call, chunk.column("key").take(pa.array(sorted(failures))),
-                                          [failures[i] for i in sorted(failures)], keys, uid_sql)
-                self.con.execute(f"INSERT INTO {caches[call.id]} SELECT b.* FROM batch b "
-                                 f"ANTI JOIN {caches[call.id]} USING (key)")
+                    bad = sorted(failures)
+                    batch = batch.take(pa.array([i for i in range(len(values)) if i not in failures], pa.int64()))
+                    self._record_failures(ctx, call, chunk.column("rn").take(pa.array(bad, pa.int64())),
+                                          [failures[i] for i in bad], todo, keys, uid_sql)
+                cols = ", ".join(f"b.{quote(n)}" for n in names)
+                self.con.execute(f"INSERT INTO {caches[call.id]} SELECT m.key, {cols} FROM batch b "
+                                 f"JOIN {todo} m USING (rn) ANTI JOIN {caches[call.id]} c ON c.key = m.key")
                 if self.run is not None:
-                    self.run.calls_computed += len(ok)
+                    self.run.calls_computed += batch.num_rows
             if self.run is not None and self.run.on_progress:
                 self.run.on_progress(label, min(start + step, total), total)
 
-    def _record_failures(self, ctx: Context, call: OpCall, keys_arr: pa.ChunkedArray, messages: list[str],
+    def _record_failures(self, ctx: Context, call: OpCall, rns: pa.Array, messages: list[str], todo: str,
                          keys: str, uid_sql: str) -> None:
-        failed = pa.table({"key": keys_arr, "message": pa.array(messages, pa.string())})  # noqa: F841
-        run_id = self.run.run_id if self.run else None
+        """One ``errors`` row per sample whose input made the operator fail."""
+        failed = pa.table({"rn": rns, "message": pa.array(messages, pa.string())})  # noqa: F841 - read by SQL
+        alias = quote(ctx.base_alias)
         self.con.execute(
             f"INSERT INTO errors (run_id, dataset, uid, op, message) SELECT ?, ?, {uid_sql}, ?, f.message "
-            f"FROM failed f JOIN {keys} k USING (key) JOIN {ctx.work_table} AS {quote(ctx.base_alias)} "
-            f"ON {quote(ctx.base_alias)}.__rid = k.__rid", [run_id, ctx.base_sql, call.spec.name])
+            f"FROM failed f JOIN {todo} m USING (rn) JOIN {keys} k ON k.key = m.key "
+            f"JOIN {ctx.work_table} AS {alias} ON {alias}.__rid = k.__rid",
+            [self.run.run_id if self.run else None, _dataset_label(ctx), call.spec.name])
 
     def _dedup_keep(self, ctx: Context, call: OpCall, temps: list[str], uid_sql: str) -> None:
         alias = quote(ctx.base_alias)
@@ -358,7 +365,7 @@ class Engine:
                 step.computed += cs.computed
                 step.reused += max(cs.rows_in - cs.computed, 0)
             self.run.steps.append(step)
-        post = [cid for cid in ctx.post_calls]
+        post = list(ctx.post_calls)
         if post:
             step = StepSummary(ctx.index + 1, len(ctx.conjuncts) + 1,
                                ", ".join(ctx.calls[cid].written for cid in post),

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from juicedb.errors import ParamError
+from juicedb.errors import JuicedbError, ParamError
 from juicedb.registry import OpSpec, Param, all_ops
 from juicedb.udfs.common.text import TextBatch
 
@@ -61,7 +61,9 @@ def compute_rows(spec: OpSpec, batch_values: pa.Array, params: dict[str, Any],
     """
     try:
         return spec.compute(make_batch(spec, batch_values), params), {}
-    except Exception:  # noqa: BLE001 - isolate the failing rows below
+    except JuicedbError:
+        raise  # a bad parameter or a missing model is not a row's fault
+    except Exception:
         pass
     failures: dict[int, str] = {}
     parts: dict[str, list[Any]] = {}
@@ -70,7 +72,7 @@ def compute_rows(spec: OpSpec, batch_values: pa.Array, params: dict[str, Any],
             out = spec.compute(make_batch(spec, batch_values.slice(i, 1)), params)
             for k, arr in out.items():
                 parts.setdefault(k, []).append(arr[0].as_py())
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             failures[i] = f"{type(e).__name__}: {e}"
             for k in _output_keys(spec):
                 parts.setdefault(k, []).append(None)
@@ -132,9 +134,16 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _filter_macro(con: duckdb.DuckDBPyConnection, spec: OpSpec, inputs: list[str], args: str) -> None:
-    bounds = ", ".join(f"{b.name} := {sql_literal(b.default)}" for b in spec.bounds)
+    """DJ's keep rule as a boolean macro, with DJ's interval options."""
+    bounds = ", ".join([f"{b.name} := {sql_literal(b.default)}" for b in spec.bounds]
+                       + ["min_closed_interval := TRUE", "max_closed_interval := TRUE", "reversed_range := FALSE"])
     stat_call = f"{spec.stats[0].key}({', '.join(inputs + [f'{p.name} := {p.name}' for p in spec.params])})"
-    terms = [f"({b.name} IS NULL OR {stat_call} {'>=' if b.side == 'min' else '<='} {b.name})"
-             for b in spec.bounds] or [f"{stat_call} IS NOT NULL"]
-    con.execute(f"CREATE OR REPLACE TEMP MACRO {spec.name}({args}{', ' if bounds else ''}{bounds}) AS "
-                + " AND ".join(terms))
+    terms = []
+    for b in spec.bounds:
+        closed = "min_closed_interval" if b.side == "min" else "max_closed_interval"
+        op, strict = (">=", ">") if b.side == "min" else ("<=", "<")
+        terms.append(f"({b.name} IS NULL OR CASE WHEN {closed} THEN {stat_call} {op} {b.name} "
+                     f"ELSE {stat_call} {strict} {b.name} END)")
+    keep = " AND ".join(terms) or f"{stat_call} IS NOT NULL"
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {spec.name}({args}, {bounds}) AS "
+                f"CASE WHEN reversed_range THEN NOT ({keep}) ELSE ({keep}) END")

@@ -77,7 +77,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     else:
         errors = _load_columnar(con, table, path, fmt, text_key)
     if errors:
-        err = pa.table({
+        err = pa.table({  # noqa: F841 - read by the INSERT below
             "run_id": pa.array([run_id] * len(errors), pa.string()),
             "dataset": pa.array([table] * len(errors), pa.string()),
             "uid": pa.array([e.uid for e in errors], pa.int64()),
@@ -134,7 +134,8 @@ def _load_columnar(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: 
     try:
         if fmt == "csv":
             for line, msg, raw in con.execute(
-                    "SELECT line, error_message, csv_line FROM reject_errors ORDER BY line").fetchall():
+                    "SELECT line, string_agg(DISTINCT error_message, '; '), any_value(csv_line) FROM reject_errors "
+                    "GROUP BY line ORDER BY line").fetchall():
                 errors.append(LoadError(line, None, f"malformed CSV line: {msg}", raw or ""))
         cols = [r[0] for r in con.execute("DESCRIBE __jdb_src").fetchall()]
         if text_key not in cols:

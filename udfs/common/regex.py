@@ -1,11 +1,15 @@
-"""Regex replacement with Data-Juicer's conventions for user patterns."""
+"""Regex replacement with Data-Juicer's conventions for user patterns.
+
+Data-Juicer runs these patterns with the ``regex`` package, not ``re``: its
+Unicode tables and ``\\b``/``\\w``/``\\s`` rules differ, so we use it too.
+"""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 import pyarrow as pa
+import regex as re
 
 from juicedb.errors import ParamError
 from juicedb.udfs.common.text import TextBatch

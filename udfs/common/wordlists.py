@@ -47,3 +47,10 @@ def word_set(kind: str, lang: str, words_file: str | None = None) -> frozenset[s
 def words_ratio(refined: list[list[str]], words: frozenset[str]) -> list[float]:
     """Share of refined words found in ``words`` (0 for no words, capped at 1 as DJ does)."""
     return [min(1.0, sum(w in words for w in ws) / len(ws)) if ws else 0.0 for ws in refined]
+
+
+def checker(kind: str):
+    """A compile-time check that ``lang`` exists in the word list (default or ``words_file``)."""
+    def check(params: dict) -> None:
+        word_set(kind, params["lang"], params.get("words_file"))
+    return check

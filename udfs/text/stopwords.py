@@ -8,10 +8,11 @@ import pyarrow as pa
 
 from juicedb.registry import FilePath, filter_op
 from juicedb.udfs.common.text import TextBatch
-from juicedb.udfs.common.wordlists import word_set, words_ratio
+from juicedb.udfs.common.wordlists import checker, word_set, words_ratio
 
 
 @filter_op("stopwords_filter", stat="stopwords_ratio", cost="moderate",
+           check=checker("stopwords"),
            bounds={"min_ratio": ("min", 0.3), "max_ratio": ("max", 1.0)})
 def stopwords_ratio(batch: TextBatch, *, lang: str = "en",
                     words_file: Annotated[str | None, FilePath()] = None) -> pa.Array:

@@ -48,8 +48,7 @@ def literal_value(node: exp.Expression, what: str) -> Any:
 
 def split_args(node: exp.Expression, op_name: str) -> tuple[list[exp.Expression], dict[str, Any]]:
     """Positional inputs and named (``name := value``) parameters of a call."""
-    args = list(node.expressions) if isinstance(node, exp.Anonymous) else [
-        a for a in node.iter_expressions()]
+    args = list(node.expressions) if isinstance(node, exp.Anonymous) else list(node.iter_expressions())
     inputs: list[exp.Expression] = []
     named: dict[str, Any] = {}
     for a in args:
@@ -60,7 +59,7 @@ def split_args(node: exp.Expression, op_name: str) -> tuple[list[exp.Expression]
             named[key] = literal_value(a.expression, f"{op_name}: parameter {key!r}")
         else:
             if named:
-                raise RecipeError(f"{op_name}: positional argument {a.sql(dialect='duckdb', normalize_functions=False)!r} after named ones")
+                raise RecipeError(f"{op_name}: positional argument {sql(a)!r} after named ones")
             inputs.append(a)
     return inputs, named
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from juicedb.compiler.plan import Context
-from juicedb.compiler.rules._util import op_of
+from juicedb.compiler.rules._util import op_of, sql
 from juicedb.errors import RecipeError
 
 
@@ -51,14 +51,10 @@ def classify(ctx: Context) -> Context:
     )
     if plannable:
         ctx.kind, ctx.select = "planned", select
-        src = source.this.copy()
-        ctx.base_alias = src.alias or (src.name if isinstance(src, exp.Table) and src.name else "__jdb_base")
-        src.set("alias", None)
-        ctx.base_sql = src.sql(dialect="duckdb", normalize_functions=False)
         return ctx
     dedups = [n for n in calls if op_of(n)[1] == "deduplicator"]  # type: ignore[index]
     if dedups:
-        raise RecipeError(f"{dedups[0].sql(dialect='duckdb', normalize_functions=False)}: a deduplicator must be a top-level AND term "
+        raise RecipeError(f"{sql(dedups[0])}: a deduplicator must be a top-level AND term "
                           "of the WHERE of a SELECT over one table (no joins or CTEs around it)")
     ctx.kind = "passthrough"
     ctx.notes.append("operator calls inside joins, CTEs or subqueries run as plain DuckDB UDFs "

@@ -23,6 +23,7 @@ def keep_table(table: str) -> str:
 def emit(ctx: Context) -> Context:
     if ctx.kind != "planned" or ctx.select is None:
         return ctx
+    ctx.base_sql, ctx.base_alias = ctx.source()
     select, alias = ctx.select, ctx.base_alias
     source = exp.Table(this=exp.to_identifier(ctx.work_table), alias=exp.TableAlias(this=exp.to_identifier(alias)))
     select.set("from_", exp.From(this=source))

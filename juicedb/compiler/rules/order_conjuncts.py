@@ -31,15 +31,16 @@ def rank(c: Conjunct, ctx: Context) -> float:
 def order_conjuncts(ctx: Context) -> Context:
     if ctx.kind != "planned" or not ctx.conjuncts:
         return ctx
+    source_sql, _ = ctx.source()
     for c in ctx.conjuncts:
         if c.calls and c.dedup is None:
-            c.estimate = ctx.catalog.estimate(ctx.base_sql, c, ctx.calls)
+            c.estimate = ctx.catalog.estimate(source_sql, c, ctx.calls)
         c.rank = rank(c, ctx)
     ordered: list[Conjunct] = []
     segment: list[Conjunct] = []
     for c in ctx.conjuncts:
         if c.dedup is not None:
-            ordered += sorted(segment, key=lambda x: x.rank) + [c]
+            ordered += [*sorted(segment, key=lambda x: x.rank), c]
             segment = []
         else:
             segment.append(c)

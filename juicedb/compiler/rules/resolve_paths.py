@@ -35,7 +35,8 @@ def resolve_paths(ctx: Context) -> Context:
     for table in stmt.find_all(exp.Table):
         fn = table.this
         if isinstance(fn, exp.Func) and (call_name(fn) or "") in _READERS:
-            first = next(iter(fn.expressions or [fn.this] if fn.this is not None else []), None)
+            args = list(fn.expressions or []) or ([fn.this] if fn.this is not None else [])
+            first = args[0] if args else None
             if isinstance(first, exp.Literal) and first.is_string:
                 first.replace(_absolute(ctx, first))
     return ctx

@@ -1,0 +1,5 @@
+"""``python -m juicedb.cli`` runs the command line."""
+
+from juicedb.cli.main import main
+
+main()

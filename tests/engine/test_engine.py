@@ -1,0 +1,178 @@
+"""The engine: survivors-first evaluation, the stats cache, trace, stats table and row-level errors."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import juicedb
+from juicedb.registry import filter_op, unregister
+from tests.conftest import write_jsonl
+
+TEXTS = [("short" if i % 3 else f"a long enough sentence number {i}") for i in range(90)]
+
+
+@pytest.fixture
+def probe():
+    """A model-cost operator that records how many rows it was asked to score."""
+    seen: list[str] = []
+
+    @filter_op("expensive_probe_filter", stat="expensive_probe", cost="model", bounds={"min_score": ("min", 0.0)})
+    def expensive_probe(batch):
+        seen.extend(batch.strings)
+        return batch.from_list([float(len(s)) for s in batch.strings], pa.float64())
+
+    yield seen
+    unregister("expensive_probe_filter")
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_jsonl(tmp_path / "d.jsonl", TEXTS)
+
+
+def test_expensive_operator_runs_only_on_rows_the_cheap_one_kept(tmp_path, probe, data):
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT * FROM dataset('{data}') WHERE expensive_probe(text) > 0 AND text_len(text) >= 10")
+    assert out.num_rows == 30
+    assert len(probe) == 30  # not 90: written first, computed second
+    assert all(len(t) >= 10 for t in probe)
+    steps = ws.last_run.steps
+    assert [(s.predicate, s.rows_in, s.computed, s.kept) for s in steps] == [
+        ("text_len(text) >= 10", 90, 90, 30),
+        ("expensive_probe(text) > 0", 30, 30, 30),
+    ]
+
+
+def test_identical_texts_are_scored_once(tmp_path, probe, data):
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT expensive_probe(text) FROM dataset('{data}')")
+    assert len(probe) == len(set(TEXTS)) == 31
+
+
+def test_rerun_with_other_thresholds_and_order_computes_nothing(tmp_path, probe, data):
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT * FROM dataset('{data}') WHERE text_len(text) >= 10 AND expensive_probe(text) > 0 "
+               "AND char_rep_ratio(text) <= 0.5")
+        first = ws.last_run.computed
+        probe.clear()
+        out = ws.run(f"SELECT * FROM dataset('{data}') WHERE char_rep_ratio(text) < 0.9 "
+                     "AND expensive_probe(text) > 20 AND text_len(text) >= 12")
+    assert first > 0
+    assert ws.last_run.computed == 0
+    assert probe == []
+    assert sum(s.computed for s in ws.last_run.steps) == 0
+    assert out.num_rows == 30
+
+
+def test_loosening_an_early_threshold_scores_only_the_newly_admitted_rows(tmp_path, probe, data):
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT * FROM dataset('{data}') WHERE text_len(text) >= 10 AND expensive_probe(text) > 0")
+        probe.clear()
+        out = ws.run(f"SELECT * FROM dataset('{data}') WHERE text_len(text) >= 3 AND expensive_probe(text) > 0")
+    assert out.num_rows == 90
+    assert probe == ["short"]  # the 60 'short' rows share one text, never scored before
+
+
+def test_cache_survives_reopening_the_workspace(tmp_path, data):
+    recipe = f"SELECT * FROM dataset('{data}') WHERE word_rep_ratio(text) < 0.5"
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(recipe)
+        assert ws.last_run.computed == 31
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(recipe)
+        assert ws.last_run.computed == 0
+
+
+def test_changed_rows_alone_are_recomputed(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["first text here", "second text here", "third text here"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT * FROM dataset('{path}') WHERE num_words(text) > 1")
+        write_jsonl(path, ["first text here", "second text CHANGED", "third text here"])
+        ws.run(f"SELECT * FROM dataset('{path}') WHERE num_words(text) > 1")
+        assert ws.last_run.computed == 1
+        # a mapper's output is new content: stats on it are keyed by that content
+        ws.run(f"SELECT * FROM dataset('{path}') WHERE num_words(punctuation_normalization(text)) > 1")
+        assert [s.computed for s in ws.last_run.steps] == [1 * 3 + 0]  # the mapper; stats of unchanged text reused
+
+
+def test_trace_names_the_first_predicate_that_dropped_each_row(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["Today is", "Do you need a cup of coffee?", "%%%% $$$$ #### !!!!"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"CREATE TABLE kept AS SELECT * FROM dataset('{path}') "
+               "WHERE text_len(text) >= 10 AND special_char_ratio(text) <= 0.25")
+        rows = ws.sql("SELECT t.step, t.predicate, t.detail, s.text FROM trace t JOIN samples s USING (uid) "
+                      "ORDER BY t.step").to_pylist()
+    assert rows == [
+        {"step": 1, "predicate": "text_len(text) >= 10", "detail": "text_len=8", "text": "Today is"},
+        {"step": 2, "predicate": "special_char_ratio(text) <= 0.25", "detail": "special_char_ratio=1.0",
+         "text": "%%%% $$$$ #### !!!!"},
+    ]
+
+
+def test_dedup_trace_names_the_kept_twin(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["same text", "other text", "same text"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT * FROM dataset('{path}') WHERE document_deduplicator(text)")
+        uids = out.column("uid").to_pylist()
+        rows = ws.sql("SELECT kind, detail FROM trace").to_pylist()
+    assert out.column("text").to_pylist() == ["same text", "other text"]
+    assert rows == [{"kind": "dedup", "detail": f"duplicate of uid {uids[0]}"}]
+
+
+def test_mapper_trace_records_before_and_after(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["write to a@b.com today", "nothing here"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT clean_email(text) AS text FROM dataset('{path}')", trace_mappers=True)
+        rows = ws.sql("SELECT kind, op, before, after FROM trace").to_pylist()
+    assert out.column("text").to_pylist() == ["write to  today", "nothing here"]
+    assert rows == [{"kind": "map", "op": "clean_email_mapper", "before": "write to a@b.com today",
+                     "after": "write to  today"}]
+
+
+def test_stats_table_holds_one_column_per_stat(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["Do you need a cup of coffee?", "aaaaaaaaaaaaaaaaaaaaaaaa"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT * FROM dataset('{path}') WHERE special_char_ratio(text) <= 0.25 "
+               "AND char_rep_ratio(text, rep_len := 5) < 0.9")
+        stats = ws.sql("SELECT special_char_ratio, char_rep_ratio__rep_len_5 FROM stats ORDER BY 1").to_pylist()
+    assert stats == [{"special_char_ratio": 0.0, "char_rep_ratio__rep_len_5": 1.0},
+                     {"special_char_ratio": 0.25, "char_rep_ratio__rep_len_5": 0.0}]
+
+
+def test_a_row_that_breaks_an_operator_is_an_error_row_not_a_lost_batch(tmp_path):
+    @filter_op("fragile_filter", stat="fragile", cost="cheap")
+    def fragile(batch):
+        if any("BOOM" in s for s in batch.strings):
+            raise ValueError("cannot score BOOM")
+        return batch.from_list([1.0] * len(batch), pa.float64())
+
+    try:
+        path = write_jsonl(tmp_path / "d.jsonl", ["fine", "BOOM here", "also fine"])
+        with juicedb.open(tmp_path / "ws") as ws:
+            out = ws.run(f"SELECT text FROM dataset('{path}') WHERE fragile(text) > 0")
+            errors = ws.sql("SELECT e.op, e.message, s.text FROM errors e JOIN samples s USING (uid)").to_pylist()
+    finally:
+        unregister("fragile_filter")
+    assert out.column("text").to_pylist() == ["fine", "also fine"]
+    assert errors == [{"op": "fragile_filter", "message": "ValueError: cannot score BOOM", "text": "BOOM here"}]
+
+
+def test_planned_and_direct_udf_paths_agree(tmp_path, data):
+    with juicedb.open(tmp_path / "ws") as ws:
+        planned = ws.sql(f"SELECT text, alnum_ratio(text) AS a FROM dataset('{data}') "
+                         "WHERE words_num_filter(text, min_num := 3)").to_pylist()
+        # a join makes the statement run on DuckDB's own UDF calls
+        direct = ws.sql(f"SELECT d.text, alnum_ratio(d.text) AS a FROM dataset('{data}') d "
+                        "JOIN (SELECT 1 AS one) o ON true WHERE words_num_filter(d.text, min_num := 3) "
+                        "ORDER BY d.uid").to_pylist()
+    assert sorted(planned, key=str) == sorted(direct, key=str)
+    assert len(planned) == 30
+
+
+def test_source_order_is_kept(tmp_path):
+    texts = [f"document number {i} with words" for i in range(3000)]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    with juicedb.open(tmp_path / "ws", batch_rows=512) as ws:
+        out = ws.run(f"SELECT text FROM dataset('{path}') WHERE num_words(text) > 2 AND text_len(text) > 5")
+    assert out.column("text").to_pylist() == texts

@@ -1,0 +1,119 @@
+"""Loading datasets: bad lines become `errors` rows, the rest loads; uids are stable."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import juicedb
+from juicedb.errors import DatasetError
+from tests.conftest import SHARED_DATA
+
+
+def _corrupt_jsonl(path, n=1000, bad=20, seed=3):
+    """n lines of which `bad` are broken in the ways real dumps break."""
+    rng = random.Random(seed)
+    bad_rows = set(rng.sample(range(n), bad))
+    kinds = ["truncated", "non_utf8", "missing_text", "wrong_type", "not_object"]
+    lines, expected = [], {}
+    for i in range(n):
+        doc = json.dumps({"text": f"Sample {i}: the quick brown fox jumps over the lazy dog.", "meta": {"i": i}})
+        if i in bad_rows:
+            kind = kinds[len(expected) % len(kinds)]
+            expected[i + 1] = kind
+            doc = {"truncated": doc[:-7],
+                   "non_utf8": doc.encode().replace(b"quick", b"qu\xffick"),
+                   "missing_text": json.dumps({"content": "no text key"}),
+                   "wrong_type": json.dumps({"text": ["a", "list"]}),
+                   "not_object": json.dumps(["text", "in", "a", "list"])}[kind]
+        lines.append(doc if isinstance(doc, bytes) else doc.encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return expected
+
+
+def test_twenty_bad_lines_in_a_thousand(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    expected = _corrupt_jsonl(path)
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT * FROM dataset('{path}') WHERE text_len(text) > 0")
+        errors = ws.sql("SELECT line, message FROM errors ORDER BY line").to_pylist()
+    assert out.num_rows == 980
+    assert [e["line"] for e in errors] == sorted(expected)
+    reasons = {e["line"]: e["message"] for e in errors}
+    words = {"truncated": "malformed JSON", "non_utf8": "non-UTF-8 byte 0xff", "missing_text": "missing field 'text'",
+             "wrong_type": "field 'text' expected a string, got list", "not_object": "expected a JSON object"}
+    for line, kind in expected.items():
+        assert words[kind] in reasons[line]
+
+
+def test_uids_are_stable_and_distinct_for_duplicate_lines(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a"}\n{"text": "b"}\n{"text": "a"}\n')
+    with juicedb.open(tmp_path / "ws1") as ws:
+        first = ws.sql(f"SELECT uid FROM dataset('{path}')").column("uid").to_pylist()
+    moved = tmp_path / "sub" / "moved.jsonl"
+    moved.parent.mkdir()
+    moved.write_text('{"text": "b"}\n{"text": "a"}\n{"text": "a"}\n')
+    with juicedb.open(tmp_path / "ws2") as ws:
+        second = ws.sql(f"SELECT uid FROM dataset('{moved}')").column("uid").to_pylist()
+    assert len(set(first)) == 3
+    assert sorted(first) == sorted(second)
+
+
+def test_media_paths_resolve_relative_to_the_dataset(tmp_path):
+    demo = SHARED_DATA / "dj_demos" / "demo-dataset-images.jsonl"
+    if not demo.exists():
+        pytest.skip("shared data not present")
+    with juicedb.open(tmp_path / "ws") as ws:
+        rows = ws.sql(f"SELECT images FROM dataset('{demo}')").column("images").to_pylist()
+    paths = [p for r in rows for p in r]
+    assert len(paths) == 3
+    assert all(Path(p).is_absolute() and Path(p).is_file() for p in paths)
+
+
+def test_extra_fields_are_json_columns(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a", "meta": {"src": "x", "n": 2}}\n{"text": "b", "lang": "en"}\n')
+    with juicedb.open(tmp_path / "ws") as ws:
+        rows = ws.sql(f"SELECT meta->>'$.src' AS src, lang->>'$' AS lang FROM dataset('{path}')").to_pylist()
+    assert rows == [{"src": "x", "lang": None}, {"src": None, "lang": "en"}]
+
+
+def test_parquet_and_csv_load_with_uids(tmp_path):
+    pq.write_table(pa.table({"content": ["x y z", "a b", "x y z"], "score": [1, 2, 3]}), tmp_path / "d.parquet")
+    (tmp_path / "d.csv").write_text('text,score\n"hello world",1\n"bad line",2,3,4\n"again",3\n')
+    with juicedb.open(tmp_path / "ws") as ws:
+        pq_rows = ws.sql(f"SELECT uid, num_words(content) AS n FROM dataset('{tmp_path / 'd.parquet'}', "
+                         "text_key := 'content')").to_pylist()
+        csv_rows = ws.sql(f"SELECT text FROM dataset('{tmp_path / 'd.csv'}')").column("text").to_pylist()
+        errors = ws.sql("SELECT line, message FROM errors").to_pylist()
+    assert [r["n"] for r in pq_rows] == [3, 2, 3]
+    assert len({r["uid"] for r in pq_rows}) == 3
+    assert csv_rows == ["hello world", "again"]
+    assert len(errors) == 1 and errors[0]["line"] == 3 and "malformed CSV line" in errors[0]["message"]
+
+
+def test_unchanged_file_is_not_reloaded(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a"}\n')
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT * FROM dataset('{path}')")
+        assert ws.last_run.loads[0][1].reused is False
+        ws.run(f"SELECT * FROM dataset('{path}')")
+        assert ws.last_run.loads[0][1].reused is True
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("missing.jsonl", "dataset file not found"),
+    ("data.xyz", "cannot tell the format"),
+])
+def test_unreadable_dataset_is_a_clear_error(tmp_path, name, match):
+    if name.endswith(".xyz"):
+        (tmp_path / name).write_text("x")
+    with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match=match):
+        ws.sql(f"SELECT * FROM dataset('{tmp_path / name}')")
