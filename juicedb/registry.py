@@ -153,6 +153,7 @@ class OpSpec:
     output_type: pa.DataType | None = None  # mappers
     doc: str = field(default="", repr=False)
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
+    batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
 
     @property
     def cost_value(self) -> float:

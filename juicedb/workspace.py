@@ -55,7 +55,7 @@ class Workspace:
     """A juicedb workspace: datasets, stats, trace, errors and runs in one DuckDB file."""
 
     def __init__(self, path: str | Path = ".juicedb", *, threads: int | None = None,
-                 memory_limit: str | None = None, batch_rows: int = 8192) -> None:
+                 memory_limit: str | None = None, batch_rows: int | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.engine = Engine(str(self.path / DB_FILE), threads=threads, memory_limit=memory_limit,

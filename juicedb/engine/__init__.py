@@ -4,7 +4,8 @@ It loads datasets, registers operators as UDFs, and executes compiled
 statements. A planned statement runs in stages: for each stage, the rows that
 survived every earlier predicate are keyed by the md5 of their input; keys not
 in the operator's cache table are computed in large batches the engine
-controls (``batch_rows``, not DuckDB's 2048-row vectors) and added to the
+controls (each operator's ``batch_rows``, or the workspace's; not DuckDB's
+2048-row vectors, nor the ~20-row vectors it hands a UDF after a selective filter) and added to the
 cache; then the stat is joined back. The final SQL filters with the computed
 stats, and the trace, the stats table and the run summary are written.
 """
@@ -71,7 +72,7 @@ class Engine:
     """A DuckDB connection with juicedb's schema, functions and executor."""
 
     def __init__(self, database: str, *, threads: int | None = None, memory_limit: str | None = None,
-                 batch_rows: int = 8192) -> None:
+                 batch_rows: int | None = None) -> None:
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -301,7 +302,7 @@ class Engine:
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
         """
         total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
-        step = self.batch_rows
+        step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         label = ", ".join(c.written for c in calls)
         for start in range(0, total, step):
             chunk = self.con.sql(

@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from juicedb.udfs.common.chars import refined_word_pattern, special_lut  # noqa: F401  (doctest)
+from juicedb.udfs.common.chars import refined_word_pattern, special_lut
+from juicedb.udfs.common.hashing import span_hashes
 
 
 def as_array(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
@@ -39,6 +40,7 @@ class TextBatch:
     def __init__(self, text: pa.Array | pa.ChunkedArray | list[str | None]) -> None:
         self.array = as_array(text)
         self._refined: dict[bool, list[list[str]]] = {}
+        self._spans: dict[bool, WordSpans] = {}
 
     def __len__(self) -> int:
         return len(self.array)
@@ -83,6 +85,19 @@ class TextBatch:
         return [[w for w in s.replace("\n", " ").replace("\t", " ").split(" ") if w] if s else []
                 for s in self.strings]
 
+    def word_spans(self, lower: bool) -> WordSpans:
+        """DJ's refined words as spans over code points, computed for the whole batch at once."""
+        if lower not in self._spans:
+            if lower:
+                texts = [t.lower() if t else "" for t in self.strings]
+                lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+                cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+                offsets = np.concatenate(([0], np.cumsum(lengths)))
+            else:
+                cps, offsets = self.codepoints, self.offsets
+            self._spans[lower] = WordSpans.of(cps, offsets)
+        return self._spans[lower]
+
     def refined_words(self, lower: bool) -> list[list[str]]:
         """DJ's ``words_refinement``: (lower-case,) strip special characters from both ends, drop empty."""
         if lower not in self._refined:
@@ -93,3 +108,44 @@ class TextBatch:
     def from_list(self, values: list[float | int | None], type: pa.DataType) -> pa.Array:
         """Wrap per-row Python values, nulls where the text is null."""
         return pa.array(values, type, mask=~self.valid)
+
+
+class WordSpans:
+    """Refined words of a batch as ``[start, end)`` spans over its code points.
+
+    DJ splits a text on ' ', '\\n' and '\\t' and strips special characters from
+    both ends of each word: so a refined word runs from the first to the last
+    non-special code point of a separator-free run, and a run without one is no
+    word. Computed with numpy for the whole batch; words are identified by a
+    64-bit hash of their code points (``hashes``), never turned into strings.
+    """
+
+    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray, n_docs: int) -> None:
+        self.cps, self.starts, self.ends, self.doc, self.n_docs = cps, starts, ends, doc, n_docs
+
+    @classmethod
+    def of(cls, cps: np.ndarray, offsets: np.ndarray) -> WordSpans:
+        n_docs = len(offsets) - 1
+        content = np.flatnonzero(~special_lut()[cps])
+        # a run of non-separators starts after a separator or at the start of a text
+        breaks = (cps == 32) | (cps == 10) | (cps == 9)
+        starts_of_texts = offsets[:-1][offsets[:-1] < len(cps)]
+        breaks[starts_of_texts] = True
+        run = np.cumsum(breaks.view(np.uint8), dtype=np.int64)[content]
+        new = np.empty(len(run), dtype=bool)
+        if len(run):
+            new[0] = True
+            np.not_equal(run[1:], run[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        last = np.append(first[1:] - 1, len(content) - 1) if len(first) else first
+        starts, ends = content[first], content[last] + 1
+        doc = np.searchsorted(offsets, starts, side="right") - 1
+        return cls(cps, starts, ends, doc, n_docs)
+
+    def counts(self) -> np.ndarray:
+        """Number of refined words per text."""
+        return np.bincount(self.doc, minlength=self.n_docs)
+
+    @cached_property
+    def hashes(self) -> np.ndarray:
+        return span_hashes(self.cps, self.starts, self.ends)

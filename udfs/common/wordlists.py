@@ -14,7 +14,12 @@ import json
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 from juicedb.errors import ParamError
+from juicedb.udfs.common.hashing import string_hashes
+from juicedb.udfs.common.text import TextBatch
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -44,9 +49,18 @@ def word_set(kind: str, lang: str, words_file: str | None = None) -> frozenset[s
     return sets[lang]
 
 
-def words_ratio(refined: list[list[str]], words: frozenset[str]) -> list[float]:
-    """Share of refined words found in ``words`` (0 for no words, capped at 1 as DJ does)."""
-    return [min(1.0, sum(w in words for w in ws) / len(ws)) if ws else 0.0 for ws in refined]
+@cache
+def word_hashes(kind: str, lang: str, words_file: str | None = None) -> np.ndarray:
+    return np.unique(string_hashes(sorted(word_set(kind, lang, words_file))))
+
+
+def words_ratio(batch: TextBatch, kind: str, lang: str, words_file: str | None) -> pa.Array:
+    """Share of refined, lower-cased words in the list (0 for no words, capped at 1 as DJ does)."""
+    spans = batch.word_spans(lower=True)
+    hits = np.bincount(spans.doc, weights=np.isin(spans.hashes, word_hashes(kind, lang, words_file)),
+                       minlength=spans.n_docs)
+    ratio = np.minimum(batch.ratio(hits, spans.counts()).to_numpy(zero_copy_only=False), 1.0)
+    return pa.array(ratio, pa.float64(), mask=~batch.valid)
 
 
 def checker(kind: str):

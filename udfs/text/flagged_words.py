@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from juicedb.registry import FilePath, filter_op
 from juicedb.udfs.common.text import TextBatch
-from juicedb.udfs.common.wordlists import checker, word_set, words_ratio
+from juicedb.udfs.common.wordlists import checker, words_ratio
 
 
 @filter_op("flagged_words_filter", stat="flagged_words_ratio", cost="moderate",
@@ -21,5 +21,4 @@ def flagged_words_ratio(batch: TextBatch, *, lang: str = "en",
     >>> flagged_words_ratio(TextBatch(["a bdsm site", "hello"])).to_pylist()
     [0.3333333333333333, 0.0]
     """
-    words = word_set("flagged_words", lang, words_file)
-    return batch.from_list(words_ratio(batch.refined_words(lower=True), words), pa.float64())
+    return words_ratio(batch, "flagged_words", lang, words_file)

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from juicedb.registry import FilePath, filter_op
 from juicedb.udfs.common.text import TextBatch
-from juicedb.udfs.common.wordlists import checker, word_set, words_ratio
+from juicedb.udfs.common.wordlists import checker, words_ratio
 
 
 @filter_op("stopwords_filter", stat="stopwords_ratio", cost="moderate",
@@ -21,5 +21,4 @@ def stopwords_ratio(batch: TextBatch, *, lang: str = "en",
     >>> stopwords_ratio(TextBatch(["The cat is on the mat.", ""])).to_pylist()
     [0.6666666666666666, 0.0]
     """
-    words = word_set("stopwords", lang, words_file)
-    return batch.from_list(words_ratio(batch.refined_words(lower=True), words), pa.float64())
+    return words_ratio(batch, "stopwords", lang, words_file)

@@ -1,0 +1,80 @@
+"""The vectorised word kernels equal a plain transcription of Data-Juicer's per-word Python.
+
+Random texts mix the characters where the two could part ways: separators, other
+whitespace, special characters at word edges and inside words, letters whose
+lower case changes special-ness (Г -> г, Ø -> ø), length-changing lower case
+(İ), Greek final sigma, emoji, CJK.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from juicedb.registry import get_op
+from juicedb.udfs.common.chars import SPECIAL_CHARACTERS
+from juicedb.udfs.common.text import TextBatch
+from juicedb.udfs.common.wordlists import word_set
+
+ALPHABET = list("abcxyz AB  \n\t\r.,;!?-'\"()0123") + ["Г", "г", "Ø", "ø", "İ", "Σ", "σ", "ς", "😊", "表", "情",
+                                                       "\u00a0", "\u2009", "\u200b", "the", "is", "and", "of"]
+
+
+def dj_words(text: str, lower: bool) -> list[str]:
+    words = [w for w in text.replace("\n", " ").replace("\t", " ").split(" ") if w]
+    if lower:
+        words = [w.lower() for w in words]
+    out = []
+    for w in words:
+        a, b = 0, len(w)
+        while a < b and w[a] in SPECIAL_CHARACTERS:
+            a += 1
+        while b > a and w[b - 1] in SPECIAL_CHARACTERS:
+            b -= 1
+        if a < b:
+            out.append(w[a:b])
+    return out
+
+
+def dj_word_rep(words: list[str], n: int) -> float:
+    grams = [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    freq = Counter(grams)
+    return sum(f for f in freq.values() if f > 1) / len(grams)
+
+
+def texts(seed: int, count: int = 1500) -> list[str]:
+    rng = random.Random(seed)
+    out = ["", " ", "\n\t", "x"]
+    for _ in range(count):
+        k = rng.choice([3, 10, 40, 200])
+        out.append("".join(rng.choice(ALPHABET) for _ in range(k)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_num_words_and_ratios_match_per_word_python(seed):
+    data = texts(seed)
+    batch = TextBatch(data)
+    stop = word_set("stopwords", "en")
+    got_n = get_op("words_num_filter").compute(batch, {})["num_words"].to_pylist()
+    got_s = get_op("stopwords_filter").compute(batch, {"lang": "en", "words_file": None})["stopwords_ratio"]
+    for n in (1, 2, 3, 10):
+        got_r = get_op("word_repetition_filter").compute(batch, {"rep_len": n})["word_rep_ratio"].to_pylist()
+        assert got_r == pytest.approx([dj_word_rep(dj_words(t, True), n) for t in data], abs=1e-12)
+    assert got_n == [len(dj_words(t, False)) for t in data]
+    want_s = []
+    for t in data:
+        ws = dj_words(t, True)
+        want_s.append(min(1.0, sum(w in stop for w in ws) / len(ws)) if ws else 0.0)
+    assert got_s.to_pylist() == pytest.approx(want_s, abs=1e-12)
+
+
+def test_words_spans_equal_the_regex_reference():
+    data = texts(7, 500)
+    batch = TextBatch(data)
+    for lower in (False, True):
+        assert batch.refined_words(lower) == [dj_words(t, lower) for t in data]
