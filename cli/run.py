@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +17,12 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=
         workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
         trace_mappers: Annotated[bool, typer.Option(help="Record before/after of every row a mapper changed.")]
         = False,
-        threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
+        threads: Annotated[int | None, typer.Option(help="DuckDB threads and operator worker processes "
+                                                    "(default: all cores).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Run a recipe: load its datasets, compute missing stats survivors-first, write its outputs."""
-    with juicedb.open(workspace, threads=threads) as ws, Progress(
+    workers = threads or os.cpu_count() or 1
+    with juicedb.open(workspace, threads=threads, workers=workers) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=quiet) as progress:
         tasks: dict[str, int] = {}

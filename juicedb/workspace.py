@@ -52,14 +52,20 @@ class RunReport:
 
 
 class Workspace:
-    """A juicedb workspace: datasets, stats, trace, errors and runs in one DuckDB file."""
+    """A juicedb workspace: datasets, stats, trace, errors and runs in one DuckDB file.
+
+    ``workers`` > 1 computes operator batches in that many spawned processes (the CLI
+    uses one per core). As with any ``multiprocessing`` code, a script that sets it
+    must guard its entry point with ``if __name__ == "__main__":``.
+    """
 
     def __init__(self, path: str | Path = ".juicedb", *, threads: int | None = None,
-                 memory_limit: str | None = None, batch_rows: int | None = None) -> None:
+                 memory_limit: str | None = None, batch_rows: int | None = None,
+                 workers: int | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.engine = Engine(str(self.path / DB_FILE), threads=threads, memory_limit=memory_limit,
-                             batch_rows=batch_rows)
+                             batch_rows=batch_rows, workers=workers)
         self.last_run: RunReport | None = None
 
     # context manager -------------------------------------------------------

@@ -13,22 +13,32 @@ stats, and the trace, the stats table and the run summary are written.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from juicedb.compiler import Compiled, compile_sql, compile_statement, split_statements
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
-from juicedb.engine.functions import compute_rows, register_functions, sql_type
+from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
 from juicedb.engine.load import Loaded, load_dataset
+from juicedb.registry import OpSpec, load_builtin_ops
 
 ESTIMATE_SAMPLE_ROWS = 10_000
+POOL_MIN_ROWS = 20_000  # below this, starting worker processes costs more than it saves
+
+
+def _importable(spec: OpSpec) -> bool:
+    """Worker processes find operators by name: only those of the ``juicedb.udfs`` package."""
+    return spec.fn.__module__.startswith("juicedb.udfs.")
 
 
 def quote(name: str) -> str:
@@ -72,7 +82,7 @@ class Engine:
     """A DuckDB connection with juicedb's schema, functions and executor."""
 
     def __init__(self, database: str, *, threads: int | None = None, memory_limit: str | None = None,
-                 batch_rows: int | None = None) -> None:
+                 batch_rows: int | None = None, workers: int | None = None) -> None:
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -81,13 +91,26 @@ class Engine:
         self.con.execute(resources.files("juicedb.sql").joinpath("schema.sql").read_text())
         register_functions(self.con)
         self.batch_rows = batch_rows
+        self.workers = workers or 1
+        self._executor: ProcessPoolExecutor | None = None
         self.base_dir: Path | None = None
         self.run: RunState | None = None
         self._samples: dict[str, str] = {}
         self._next_index = 0
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
         self.con.close()
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """Worker processes for operator batches (spawned: forking a process running DuckDB is unsafe)."""
+        if self.workers < 2:
+            return None
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=load_builtin_ops)
+        return self._executor
 
     # ------------------------------------------------------------------ catalog (for the compiler)
 
@@ -271,19 +294,20 @@ class Engine:
                 f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
             n_in = self.con.execute(f"SELECT count(*) FROM {keys}").fetchall()[0][0]
             caches = {call.id: self._cache_table(call, create=True) for call in calls}
-            missing = " UNION ".join(f"SELECT key FROM {keys} ANTI JOIN {caches[call.id]} USING (key)"
-                                     for call in calls)
-            for call in calls:
-                n_missing = self.con.execute(
-                    f"SELECT count(*) FROM {keys} ANTI JOIN {caches[call.id]} USING (key) "
-                    f"WHERE key IS NOT NULL").fetchall()[0][0]
-                call_stats[call.id] = _CallStats(n_in, n_missing)
+            # One row per distinct missing input, with a flag per call that lacks it.
+            needs = ", ".join(f"NOT EXISTS (SELECT 1 FROM {caches[c.id]} c WHERE c.key = d.key) AS need_{c.id}"
+                              for c in calls)
             todo = f"__jdb_m{ctx.index}_{first.id}"
             temps.append(todo)
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {todo} AS SELECT row_number() OVER () AS rn, key, x FROM ("
-                f"SELECT k.key, any_value(({input_sql})) AS x FROM {keys} k JOIN {rel} "
-                f"ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IN ({missing}) GROUP BY k.key)")
+                f"CREATE OR REPLACE TEMP TABLE {todo} AS SELECT row_number() OVER () AS rn, * FROM ("
+                f"SELECT * FROM (SELECT d.key, d.x, {needs} FROM (SELECT k.key, any_value(({input_sql})) AS x "
+                f"FROM {keys} k JOIN {rel} ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IS NOT NULL "
+                f"GROUP BY k.key) d) WHERE {' OR '.join(f'need_{c.id}' for c in calls)})")
+            for call in calls:
+                n_missing = self.con.execute(
+                    f"SELECT count(*) FROM {keys} k JOIN {todo} m USING (key) WHERE m.need_{call.id}").fetchall()[0][0]
+                call_stats[call.id] = _CallStats(n_in, n_missing)
             self._fill_caches(ctx, calls, caches, todo, keys, uid_sql)
             for call in calls:
                 value = quote(call.output)
@@ -297,33 +321,55 @@ class Engine:
 
     def _fill_caches(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
                      uid_sql: str) -> None:
-        """Compute the rows of ``todo`` in batches of ``batch_rows`` and add them to each call's cache.
+        """Compute the rows of ``todo`` batch by batch and add them to each call's cache.
 
+        Batches hold each operator's preferred number of rows; calls of one input share
+        each batch's intermediates. With several cores, batches go to worker processes.
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
         """
         total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
+        pool = self._pool() if total >= POOL_MIN_ROWS and all(_importable(c.spec) for c in calls) else None
+        fetch = step * (4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
-        for start in range(0, total, step):
-            chunk = self.con.sql(
-                f"SELECT rn, x FROM {todo} WHERE rn > {start} AND rn <= {start + step} ORDER BY rn").to_arrow_table()
+        by_name = [(c.spec.name, c.params) for c in calls]
+        for start in range(0, total, fetch):
+            needs = ", ".join(f"need_{c.id}" for c in calls)
+            chunk = self.con.sql(f"SELECT rn, x, {needs} FROM {todo} WHERE rn > {start} AND rn <= {start + fetch} "
+                                 "ORDER BY rn").to_arrow_table()
             values = chunk.column("x").combine_chunks()
-            for call in calls:
-                outs, failures = compute_rows(call.spec, values, call.params)
-                names = [s.key for s in call.spec.stats] or [call.output]
-                batch = pa.table({"rn": chunk.column("rn"), **{k: outs[k] for k in names}})
-                if failures:
-                    bad = sorted(failures)
-                    batch = batch.take(pa.array([i for i in range(len(values)) if i not in failures], pa.int64()))
-                    self._record_failures(ctx, call, chunk.column("rn").take(pa.array(bad, pa.int64())),
-                                          [failures[i] for i in bad], todo, keys, uid_sql)
-                cols = ", ".join(f"b.{quote(n)}" for n in names)
-                self.con.execute(f"INSERT INTO {caches[call.id]} SELECT m.key, {cols} FROM batch b "
-                                 f"JOIN {todo} m USING (rn) ANTI JOIN {caches[call.id]} c ON c.key = m.key")
-                if self.run is not None:
-                    self.run.calls_computed += batch.num_rows
+            # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
+            slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
+            if pool:
+                parts = list(pool.map(compute_group_by_name, [by_name] * len(slices), slices))
+            else:
+                parts = [compute_group([(c.spec, c.params) for c in calls], v) for v in slices]
+            for j, call in enumerate(calls):
+                self._store(ctx, call, caches[call.id], chunk, [p[j] for p in parts], step, todo, keys, uid_sql)
             if self.run is not None and self.run.on_progress:
-                self.run.on_progress(label, min(start + step, total), total)
+                self.run.on_progress(label, min(start + fetch, total), total)
+
+    def _store(self, ctx: Context, call: OpCall, cache: str, chunk: pa.Table, parts: list, step: int,
+               todo: str, keys: str, uid_sql: str) -> None:
+        """Insert one call's outputs for a fetched chunk into its cache; failed rows go to ``errors``."""
+        names = [s.key for s in call.spec.stats] or [call.output]
+        rns = chunk.column("rn")
+        batch = pa.table({"rn": rns, **{k: pa.concat_arrays([outs[k] for outs, _ in parts]) for k in names}})
+        failures = {i * step + r: msg for i, (_, f) in enumerate(parts) for r, msg in f.items()}
+        if failures:
+            bad = sorted(failures)
+            self._record_failures(ctx, call, rns.take(pa.array(bad, pa.int64())), [failures[i] for i in bad],
+                                  todo, keys, uid_sql)
+        keep = chunk.column(f"need_{call.id}").combine_chunks()
+        if failures:
+            keep = pc.and_(keep, pa.array([i not in failures for i in range(batch.num_rows)]))
+        batch = batch.filter(keep)
+        lo, hi = (pc.min(rns).as_py(), pc.max(rns).as_py()) if len(rns) else (0, 0)
+        select = ", ".join(f"b.{quote(n)}" for n in names)
+        self.con.execute(f"INSERT INTO {cache} SELECT m.key, {select} FROM batch b JOIN {todo} m USING (rn) "
+                         f"WHERE m.rn BETWEEN {lo} AND {hi}")
+        if self.run is not None:
+            self.run.calls_computed += batch.num_rows
 
     def _record_failures(self, ctx: Context, call: OpCall, rns: pa.Array, messages: list[str], todo: str,
                          keys: str, uid_sql: str) -> None:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from juicedb.errors import JuicedbError, ParamError
-from juicedb.registry import OpSpec, Param, all_ops
+from juicedb.registry import OpSpec, Param, all_ops, get_op
 from juicedb.udfs.common.text import TextBatch
 
 _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
@@ -53,31 +53,44 @@ def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch:
     return TextBatch(values)
 
 
-def compute_rows(spec: OpSpec, batch_values: pa.Array, params: dict[str, Any],
-                 ) -> tuple[dict[str, pa.Array], dict[int, str]]:
+Outputs = tuple[dict[str, pa.Array], dict[int, str]]
+
+
+def compute_rows(spec: OpSpec, batch: TextBatch, params: dict[str, Any]) -> Outputs:
     """Compute a batch; if it fails, compute row by row so one bad row costs one row.
 
     Returns the outputs (null where a row failed) and ``{row index: error message}``.
     """
     try:
-        return spec.compute(make_batch(spec, batch_values), params), {}
+        return spec.compute(batch, params), {}
     except JuicedbError:
         raise  # a bad parameter or a missing model is not a row's fault
-    except Exception:
+    except Exception:  # noqa: BLE001 - isolate the failing rows below
         pass
     failures: dict[int, str] = {}
     parts: dict[str, list[Any]] = {}
-    for i in range(len(batch_values)):
+    for i in range(len(batch)):
         try:
-            out = spec.compute(make_batch(spec, batch_values.slice(i, 1)), params)
+            out = spec.compute(make_batch(spec, batch.array.slice(i, 1)), params)
             for k, arr in out.items():
                 parts.setdefault(k, []).append(arr[0].as_py())
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the row's error becomes an `errors` row
             failures[i] = f"{type(e).__name__}: {e}"
             for k in _output_keys(spec):
                 parts.setdefault(k, []).append(None)
     types = _output_types(spec)
     return {k: pa.array(v, types[k]) for k, v in parts.items()}, failures
+
+
+def compute_group(calls: list[tuple[OpSpec, dict[str, Any]]], values: pa.Array) -> list[Outputs]:
+    """Run several operators on one batch of one input, sharing the batch's intermediates."""
+    batch = make_batch(calls[0][0], values) if calls else None
+    return [compute_rows(spec, batch, params) for spec, params in calls]
+
+
+def compute_group_by_name(calls: list[tuple[str, dict[str, Any]]], values: pa.Array) -> list[Outputs]:
+    """``compute_group`` for a worker process, which finds the operators by name."""
+    return compute_group([(get_op(name), params) for name, params in calls], values)
 
 
 def _output_keys(spec: OpSpec) -> list[str]:
@@ -108,7 +121,7 @@ def _udf(spec: OpSpec, key: str) -> Callable[..., pa.Array]:
             cache[raw] = spec.resolve_params(dict(zip((p.name for p in spec.params), raw)))
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        outs, _ = compute_rows(spec, values, cache[raw])
+        outs, _ = compute_rows(spec, make_batch(spec, values), cache[raw])
         return outs[key].cast(out_type)
     # DuckDB checks the arity against the signature: make it exact.
     n = len(spec.inputs) + len(spec.params)

@@ -176,3 +176,17 @@ def test_source_order_is_kept(tmp_path):
     with juicedb.open(tmp_path / "ws", batch_rows=512) as ws:
         out = ws.run(f"SELECT text FROM dataset('{path}') WHERE num_words(text) > 2 AND text_len(text) > 5")
     assert out.column("text").to_pylist() == texts
+
+
+def test_worker_processes_give_the_same_stats(tmp_path, monkeypatch):
+    import juicedb.engine
+    monkeypatch.setattr(juicedb.engine, "POOL_MIN_ROWS", 0)
+    texts = [f"doc {i} " + "word " * (i % 7) + "!!" * (i % 3) for i in range(2500)]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    recipe = f"SELECT word_rep_ratio(text, rep_len := 2) AS w, special_char_ratio(text) AS s FROM dataset('{path}')"
+    with juicedb.open(tmp_path / "ws1", workers=1) as ws:
+        alone = ws.run(recipe).to_pylist()
+    with juicedb.open(tmp_path / "ws2", workers=2) as ws:
+        pooled = ws.run(recipe).to_pylist()
+        assert ws.engine._executor is not None
+    assert pooled == alone

@@ -18,8 +18,7 @@ from juicedb.udfs.common.chars import SPECIAL_CHARACTERS
 from juicedb.udfs.common.text import TextBatch
 from juicedb.udfs.common.wordlists import word_set
 
-ALPHABET = list("abcxyz AB  \n\t\r.,;!?-'\"()0123") + ["Г", "г", "Ø", "ø", "İ", "Σ", "σ", "ς", "😊", "表", "情",
-                                                       "\u00a0", "\u2009", "\u200b", "the", "is", "and", "of"]
+ALPHABET = [*list("abcxyz AB  \n\t\r.,;!?-'\"()0123"), "Г", "г", "Ø", "ø", "İ", "Σ", "σ", "ς", "😊", "表", "情", "\xa0", "\u2009", "\u200b", "the", "is", "and", "of"]
 
 
 def dj_words(text: str, lower: bool) -> list[str]:
