@@ -190,3 +190,15 @@ def test_worker_processes_give_the_same_stats(tmp_path, monkeypatch):
         pooled = ws.run(recipe).to_pylist()
         assert ws.engine._executor is not None
     assert pooled == alone
+
+
+def test_operators_work_on_any_file_and_table(tmp_path):
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"text": ["Do you need a cup of coffee?", "?!?!"]}), tmp_path / "x.parquet")
+    with juicedb.open(tmp_path / "ws") as ws:
+        planned = ws.sql(f"SELECT text_len(text) AS n FROM read_parquet('{tmp_path / 'x.parquet'}') "
+                         "WHERE special_char_ratio(text) <= 0.25").to_pylist()
+        ws.sql("CREATE TABLE mine AS SELECT 'a b c d' AS body")
+        mine = ws.sql("SELECT num_words(body) AS n FROM mine").to_pylist()
+    assert planned == [{"n": 28}]
+    assert mine == [{"n": 4}]
