@@ -33,7 +33,7 @@ from juicedb.compiler.rules.resolve_datasets import resolve_datasets
 from juicedb.compiler.rules.resolve_ops import resolve_ops
 from juicedb.compiler.rules.resolve_paths import resolve_paths
 from juicedb.compiler.rules.split_conjuncts import split_conjuncts
-from juicedb.errors import RecipeError
+from juicedb.errors import RecipeError, UnknownOperatorError
 from juicedb.registry import sql_names
 
 Rule = Callable[[Context], Context]
@@ -116,6 +116,32 @@ def compile_statement(text: str, catalog: Catalog, *, index: int = 0, base_dir: 
     if ctx.kind == "plain" and not ctx.datasets and not ctx.outputs:
         return Compiled(ctx, text, line, text)
     return Compiled(ctx, text, line, ctx.stmt.sql(dialect="duckdb", normalize_functions=False))
+
+
+# The rules that need no catalog: enough to validate every call of a recipe before any data is read.
+CHECK_RULES: tuple[Rule, ...] = RULES[: RULES.index(split_conjuncts) + 1]
+
+
+class _NoCatalog:
+    def dataset_table(self, ref: object) -> str:  # pragma: no cover - never reached by CHECK_RULES
+        raise AssertionError("validation must not load data")
+
+    def estimate(self, *args: object) -> object:  # pragma: no cover
+        raise AssertionError("validation must not read stats")
+
+
+def check_script(script: str, known_functions: set[str], *, base_dir: Path | None = None) -> None:
+    """Fail before any data is read on a bad operator parameter, a misplaced deduplicator,
+    or a function name neither DuckDB nor juicedb knows (with the closest names)."""
+    import difflib
+    for i, (text, line) in enumerate(split_statements(script)):
+        c = compile_statement(text, _NoCatalog(), index=i, base_dir=base_dir, line=line, rules=CHECK_RULES)
+        for node in c.ctx.stmt.find_all(exp.Anonymous):
+            name = str(node.this).lower()
+            if name not in known_functions and name != "dataset":
+                close = difflib.get_close_matches(name, sorted(known_functions), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else "; `juicedb ops` lists the operators"
+                raise UnknownOperatorError(f"unknown function {name}(){hint}", sql=text, line=line)
 
 
 def compile_sql(script: str, catalog: Catalog, *, base_dir: Path | None = None,

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from juicedb.compiler import Compiled, compile_sql, compile_statement, split_statements
+from juicedb.compiler import Compiled, check_script, compile_sql, compile_statement, split_statements
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
@@ -190,6 +190,7 @@ class Engine:
     def execute_script(self, script: str, *, base_dir: Path | None = None, run: RunState | None = None,
                        ) -> tuple[pa.Table | None, str | None]:
         """Compile and run every statement; return the last SELECT's rows or the last table written."""
+        check_script(script, self._known_functions(), base_dir=base_dir)
         self.run, self.base_dir = run, base_dir
         self._next_index = 0
         result: pa.Table | None = None
@@ -207,6 +208,10 @@ class Engine:
             self._drop_samples()
             self.run = None
         return result, last_table
+
+    def _known_functions(self) -> set[str]:
+        rows = self.con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions()").fetchall()
+        return {r[0] for r in rows}
 
     def _drop_samples(self) -> None:
         for name in self._samples.values():

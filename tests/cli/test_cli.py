@@ -72,3 +72,20 @@ def test_malformed_lines_do_not_fail_the_run(tmp_path):
     errors = juicedb("shell", "-w", ws, "-c", "SELECT count(*) FILTER (WHERE message LIKE 'malformed JSON%') AS n "
                      "FROM errors")
     assert "│ 20 " in errors.stdout
+
+
+@pytest.mark.parametrize(("statement", "message"), [
+    ("SELECT * FROM dataset('d.jsonl') WHERE txt_len(text) > 3", "unknown function txt_len(); did you mean text_len"),
+    ("SELECT * FROM dataset('d.jsonl') WHERE stopwords_ratio(text, lang := 'xx') > 0", "lang 'xx' is not in"),
+    ("SELECT * FROM dataset('d.jsonl') WHERE num_words(text) > 1 OR document_deduplicator(text)",
+     "a deduplicator must be a whole AND term"),
+], ids=["typo", "bad-lang", "dedup-in-or"])
+def test_whole_recipe_is_checked_before_any_data_is_read(tmp_path, statement, message):
+    write_jsonl(tmp_path / "d.jsonl", ["some text here"])
+    r = tmp_path / "r.sql"
+    r.write_text("CREATE TABLE first AS SELECT * FROM dataset('d.jsonl');\n" + statement + ";\n")
+    ws = tmp_path / "ws"
+    out = juicedb("run", str(r), "-w", str(ws))
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    loaded = juicedb("shell", "-w", str(ws), "-c", "SELECT count(*) AS n FROM datasets")
+    assert "│ 0 " in loaded.stdout  # statement 1 never ran: nothing was loaded
