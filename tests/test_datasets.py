@@ -117,3 +117,18 @@ def test_unreadable_dataset_is_a_clear_error(tmp_path, name, match):
         (tmp_path / name).write_text("x")
     with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match=match):
         ws.sql(f"SELECT * FROM dataset('{tmp_path / name}')")
+
+
+def test_datasets_live_as_parquet_and_the_workspace_can_move(tmp_path):
+    import shutil
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "hello world", "meta": {"k": 1}}\n{"text": "again"}\n')
+    with juicedb.open(tmp_path / "ws") as ws:
+        table = ws.load(path)
+    files = list((tmp_path / "ws" / "data").glob("*.parquet"))
+    assert [f.stem for f in files] == [table]
+    assert pq.read_table(files[0]).column("text").to_pylist() == ["hello world", "again"]
+    shutil.move(tmp_path / "ws", tmp_path / "moved")
+    with juicedb.open(tmp_path / "moved") as ws:
+        rows = ws.sql("SELECT text, meta->>'$.k' AS k FROM samples").to_pylist()
+    assert rows == [{"text": "hello world", "k": "1"}, {"text": "again", "k": None}]

@@ -29,7 +29,7 @@ from juicedb.compiler import Compiled, check_script, compile_sql, compile_statem
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
-from juicedb.engine.load import Loaded, load_dataset
+from juicedb.engine.load import Loaded, load_dataset, reattach_datasets
 from juicedb.registry import OpSpec, load_builtin_ops
 
 ESTIMATE_SAMPLE_ROWS = 10_000
@@ -89,6 +89,8 @@ class Engine:
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute(resources.files("juicedb.sql").joinpath("schema.sql").read_text())
+        self.data_dir = Path(database).resolve().parent / "data"
+        reattach_datasets(self.con, self.data_dir)
         register_functions(self.con)
         self.batch_rows = batch_rows
         self.workers = workers or 1
@@ -118,7 +120,8 @@ class Engine:
         path = Path(ref.path)
         if not path.is_absolute():
             path = (self.base_dir or Path.cwd()) / path
-        loaded = load_dataset(self.con, path, dict(ref.options), self.run.run_id if self.run else None)
+        loaded = load_dataset(self.con, path, dict(ref.options), self.run.run_id if self.run else None,
+                              self.data_dir)
         if self.run is not None:
             self.run.loads.append((str(path), loaded))
         return loaded.table

@@ -1,4 +1,10 @@
-"""Loading dataset files into workspace tables (the body of ``dataset('path')``)."""
+"""Loading dataset files into the workspace (the body of ``dataset('path')``).
+
+A loaded dataset lives as a Parquet file in the workspace's ``data/`` folder
+(readable by any Parquet tool: polars, pandas, Ray) and as a DuckDB view
+``ds_<name>`` over it; the view is re-pointed when a workspace is opened, so a
+workspace folder can be moved.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +58,7 @@ def table_name(path: Path, name: str | None) -> str:
 
 
 def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, Any],
-                 run_id: str | None) -> Loaded:
+                 run_id: str | None, data_dir: Path) -> Loaded:
     unknown = set(options) - OPTIONS
     if unknown:
         raise DatasetError(f"dataset(): unknown option {sorted(unknown)[0]!r}; expected {', '.join(sorted(OPTIONS))}")
@@ -65,17 +71,22 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     opts = json.dumps({k: v for k, v in sorted(options.items()) if k != "name"})
     row = next(iter(con.execute("SELECT path, size, mtime_ns, options, rows, errors FROM datasets WHERE name = ?",
                                 [table]).fetchall()), None)
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
-                         [table]).fetchall()[0][0]
-    if row and exists and row[:4] == (str(path), st.st_size, st.st_mtime_ns, opts):
+    parquet = data_dir / f"{table}.parquet"
+    if row and parquet.is_file() and row[:4] == (str(path), st.st_size, st.st_mtime_ns, opts):
         return Loaded(table, row[4], row[5], True)
     text_key = options.get("text_key", "text")
-    con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"DROP VIEW IF EXISTS {table}")
     con.execute("DELETE FROM errors WHERE dataset = ? AND op = 'load'", [table])
+    staging = f"__jdb_load_{table}"
+    con.execute(f"DROP TABLE IF EXISTS {staging}")
     if fmt == "jsonl":
-        errors = _load_jsonl(con, table, path, text_key)
+        errors = _load_jsonl(con, staging, path, text_key)
     else:
-        errors = _load_columnar(con, table, path, fmt, text_key)
+        errors = _load_columnar(con, staging, path, fmt, text_key)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY {staging} TO '{_sql_path(parquet)}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"DROP TABLE {staging}")
+    point_view(con, table, parquet)
     if errors:
         err = pa.table({  # noqa: F841 - read by the INSERT below
             "run_id": pa.array([run_id] * len(errors), pa.string()),
@@ -157,11 +168,30 @@ def _load_columnar(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: 
     return errors
 
 
+def _sql_path(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")
+
+
+def point_view(con: duckdb.DuckDBPyConnection, table: str, parquet: Path) -> None:
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{_sql_path(parquet)}')")
+
+
+def reattach_datasets(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """Point every dataset view at this workspace's ``data/`` (the folder may have moved)."""
+    for (name,) in con.execute("SELECT name FROM datasets").fetchall():
+        parquet = data_dir / f"{name}.parquet"
+        if parquet.is_file():
+            point_view(con, name, parquet)
+        else:
+            con.execute(f"DROP VIEW IF EXISTS {name}")
+    refresh_samples_view(con)
+
+
 def refresh_samples_view(con: duckdb.DuckDBPyConnection) -> None:
     """``samples``: every loaded dataset, unioned by column name, with its name in ``dataset``."""
     names = [r[0] for r in con.execute(
-        "SELECT d.name FROM datasets d JOIN duckdb_tables() t ON t.table_name = d.name "
-        "AND t.schema_name = 'main' ORDER BY d.name").fetchall()]
+        "SELECT d.name FROM datasets d JOIN duckdb_views() v ON v.view_name = d.name "
+        "AND v.schema_name = 'main' ORDER BY d.name").fetchall()]
     if not names:
         body = "SELECT NULL::VARCHAR AS dataset, NULL::BIGINT AS uid, NULL::VARCHAR AS text WHERE false"
     else:
