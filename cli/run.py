@@ -19,10 +19,12 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=
         = False,
         threads: Annotated[int | None, typer.Option(help="DuckDB threads and operator worker processes "
                                                     "(default: all cores).")] = None,
+        memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 8GB (default 2GB; "
+                                                         "spills to the workspace beyond it).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Run a recipe: load its datasets, compute missing stats survivors-first, write its outputs."""
     workers = threads or os.cpu_count() or 1
-    with juicedb.open(workspace, threads=threads, workers=workers) as ws, Progress(
+    with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=quiet) as progress:
         tasks: dict[str, int] = {}

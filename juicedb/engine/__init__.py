@@ -33,7 +33,8 @@ from juicedb.engine.load import Loaded, load_dataset, reattach_datasets
 from juicedb.registry import OpSpec, load_builtin_ops
 
 ESTIMATE_SAMPLE_ROWS = 10_000
-POOL_MIN_ROWS = 20_000  # below this, starting worker processes costs more than it saves
+POOL_MIN_ROWS = 20_000
+DEFAULT_MEMORY_LIMIT = "2GB"  # below this, starting worker processes costs more than it saves
 
 
 def _importable(spec: OpSpec) -> bool:
@@ -86,8 +87,11 @@ class Engine:
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        # DuckDB's own default (80% of RAM) leaves nothing for the operator workers and models;
+        # past the limit it spills to the workspace's tmp/ folder.
+        self.con.execute(f"SET memory_limit = '{memory_limit or DEFAULT_MEMORY_LIMIT}'")
+        tmp = str(Path(database).resolve().parent / "tmp").replace("'", "''")
+        self.con.execute(f"SET temp_directory = '{tmp}'")
         self.con.execute(resources.files("juicedb.sql").joinpath("schema.sql").read_text())
         self.data_dir = Path(database).resolve().parent / "data"
         reattach_datasets(self.con, self.data_dir)
