@@ -89,3 +89,12 @@ def test_whole_recipe_is_checked_before_any_data_is_read(tmp_path, statement, me
     assert out.returncode == 2 and message in out.stderr, out.stderr
     loaded = juicedb("shell", "-w", str(ws), "-c", "SELECT count(*) AS n FROM datasets")
     assert "│ 0 " in loaded.stdout  # statement 1 never ran: nothing was loaded
+
+
+def test_interactive_shell_reads_statements_until_quit(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "juicedb.cli", "shell", "-w", str(tmp_path / "ws")],
+                          input="SELECT text_len('héllo')\n  AS n;\nSELECT nope(1);\n.quit\n", capture_output=True,
+                          text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, timeout=120, check=False)
+    assert done.returncode == 0
+    assert "│ 5 │" in done.stdout
+    assert "nope does not exist" in done.stderr  # the shell goes on after an error
