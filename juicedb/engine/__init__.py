@@ -306,16 +306,19 @@ class Engine:
                 f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
             n_in = self.con.execute(f"SELECT count(*) FROM {keys}").fetchall()[0][0]
             caches = {call.id: self._cache_table(call, create=True) for call in calls}
-            # One row per distinct missing input, with a flag per call that lacks it.
+            # One row per distinct missing input, with a flag per call that lacks it; inputs are
+            # fetched for those keys only, so a fully cached stage moves no text at all.
             needs = ", ".join(f"NOT EXISTS (SELECT 1 FROM {caches[c.id]} c WHERE c.key = d.key) AS need_{c.id}"
                               for c in calls)
             todo = f"__jdb_m{ctx.index}_{first.id}"
             temps.append(todo)
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {todo} AS SELECT row_number() OVER () AS rn, * FROM ("
-                f"SELECT * FROM (SELECT d.key, d.x, {needs} FROM (SELECT k.key, any_value(({input_sql})) AS x "
-                f"FROM {keys} k JOIN {rel} ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IS NOT NULL "
-                f"GROUP BY k.key) d) WHERE {' OR '.join(f'need_{c.id}' for c in calls)})")
+                f"CREATE OR REPLACE TEMP TABLE {todo} AS "
+                f"WITH m AS (SELECT * FROM (SELECT d.key, {needs} FROM (SELECT DISTINCT key FROM {keys} "
+                f"WHERE key IS NOT NULL) d) WHERE {' OR '.join(f'need_{c.id}' for c in calls)}), "
+                f"x AS (SELECT k.key, any_value(({input_sql})) AS x FROM {keys} k JOIN {rel} "
+                f"ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IN (SELECT key FROM m) GROUP BY k.key) "
+                f"SELECT row_number() OVER () AS rn, m.*, x.x FROM m JOIN x USING (key)")
             for call in calls:
                 n_missing = self.con.execute(
                     f"SELECT count(*) FROM {keys} k JOIN {todo} m USING (key) WHERE m.need_{call.id}").fetchall()[0][0]
