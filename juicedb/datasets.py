@@ -102,7 +102,7 @@ def _parse_line(content: bytes, text_key: str, base: Path) -> tuple[dict[str, An
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
-        return {}, f"malformed JSON: {e.msg} at column {e.colno}"
+        return {}, f"malformed JSON: {e.msg} (column {e.colno})"
     if not isinstance(obj, dict):
         return {}, f"expected a JSON object per line, got {type(obj).__name__}"
     if text_key not in obj:
