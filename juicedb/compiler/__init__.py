@@ -72,7 +72,14 @@ def _mentions_juicedb(text: str) -> bool:
 
 
 def split_statements(script: str) -> list[tuple[str, int]]:
-    """Statements of a script with the line each starts on."""
+    """Statements of a script with the line each starts on; CTEs and FROM-subqueries that call
+    operators become statements of their own (see ``hoist``)."""
+    from juicedb.compiler.hoist import hoist
+    return [(part, line) for i, (text, line) in enumerate(_split(script))
+            for part in (hoist(text, str(i)) if _mentions_juicedb(text) else [text])]
+
+
+def _split(script: str) -> list[tuple[str, int]]:
     try:
         parts = [s.query.strip() for s in duckdb.extract_statements(script)]
     except duckdb.Error as e:

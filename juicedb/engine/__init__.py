@@ -213,6 +213,9 @@ class Engine:
                     run.tables[written] = self.con.execute(f"SELECT count(*) FROM {written}").fetchall()[0][0]
         finally:
             self._drop_samples()
+            for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary "
+                                            "AND starts_with(table_name, '__jdb_cte')").fetchall():
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
             self.run = None
         return result, last_table
 

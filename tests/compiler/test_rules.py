@@ -100,3 +100,22 @@ def test_reordering_keeps_the_meaning(con, case):
     before = con.execute(case["sql"]).fetchall()
     after = con.execute(f"SELECT * FROM t WHERE {reordered}").fetchall()
     assert sorted(map(str, before)) == sorted(map(str, after))
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("WITH c AS (SELECT clean_email(text) AS text FROM t) SELECT * FROM c WHERE text_len(text) > 3",
+     ["CREATE OR REPLACE TEMP TABLE __jdb_cte0_c AS SELECT clean_email(text) AS text FROM t",
+      "SELECT * FROM __jdb_cte0_c AS c WHERE text_len(text) > 3"]),
+    ("CREATE TABLE r AS WITH a AS (SELECT * FROM t), b AS (SELECT * FROM a WHERE num_words(text) > 1) "
+     "SELECT * FROM b",
+     ["CREATE OR REPLACE TEMP TABLE __jdb_cte0_a AS SELECT * FROM t",
+      "CREATE OR REPLACE TEMP TABLE __jdb_cte0_b AS SELECT * FROM __jdb_cte0_a AS a WHERE num_words(text) > 1",
+      "CREATE TABLE r AS SELECT * FROM __jdb_cte0_b AS b"]),
+    ("SELECT * FROM (SELECT text FROM t WHERE num_words(text) > 3) s WHERE alnum_ratio(s.text) > 0.5",
+     ["CREATE OR REPLACE TEMP TABLE __jdb_cte0_from AS SELECT text FROM t WHERE num_words(text) > 3",
+      "SELECT * FROM __jdb_cte0_from AS s WHERE alnum_ratio(s.text) > 0.5"]),
+    ("WITH c AS (SELECT 1 AS x) SELECT * FROM c", ["WITH c AS (SELECT 1 AS x) SELECT * FROM c"]),
+], ids=["cte", "chained-ctes", "from-subquery", "no-operator"])
+def test_hoist_ctes_and_subqueries(sql, expected):
+    from juicedb.compiler import split_statements
+    assert [s for s, _ in split_statements(sql)] == expected

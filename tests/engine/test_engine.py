@@ -202,3 +202,16 @@ def test_operators_work_on_any_file_and_table(tmp_path):
         mine = ws.sql("SELECT num_words(body) AS n FROM mine").to_pylist()
     assert planned == [{"n": 28}]
     assert mine == [{"n": 4}]
+
+
+def test_ctes_that_call_operators_are_planned_and_traced(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["mail a@b.com now please", "Today is", "x@y.org"])
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"WITH c AS (SELECT uid, clean_email(text) AS text FROM dataset('{path}')) "
+                     "SELECT text FROM c WHERE text_len(text) >= 5")
+        dropped = ws.sql("SELECT predicate, detail FROM trace ORDER BY detail").to_pylist()
+        leftovers = ws.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE starts_with(table_name, '__jdb') "
+                           "AND NOT starts_with(table_name, '__jdb_map_')").to_pylist()  # mapper outputs: session cache
+    assert out.column("text").to_pylist() == ["mail  now please", "Today is"]
+    assert dropped == [{"predicate": "text_len(text) >= 5", "detail": "text_len=0"}]
+    assert leftovers == [{"n": 0}]
