@@ -276,18 +276,23 @@ def _stats_arg(stats: str | dict[str, pa.DataType], stat_type: pa.DataType | Non
 
 
 def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.DataType | None = None,
-              bounds: dict[str, tuple[str, float | None]] | None = None, cost: str = "cheap",
+              bounds: dict[str, tuple] | None = None, cost: str = "cheap",
               modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
               version: str = "1", check: Callable[[dict[str, Any]], None] | None = None,
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
 
     ``bounds`` maps DJ's bound parameter names to ``(side, default)``, e.g.
-    ``{"min_len": ("min", 10), "max_len": ("max", None)}``; None is unbounded.
+    ``{"min_len": ("min", 10), "max_len": ("max", None)}``; None is unbounded. A
+    third item names the stat a bound applies to when there are several
+    (``{"min_score": ("min", 0.8, "lang_score")}``); default: the first stat.
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         stats = _stats_arg(stat, stat_type)
-        bnds = tuple(Bound(n, stats[0].key, side, d) for n, (side, d) in (bounds or {}).items())
+        bnds = tuple(Bound(n, b[2] if len(b) > 2 else stats[0].key, b[0], b[1]) for n, b in (bounds or {}).items())
+        unknown = {b.stat for b in bnds} - {s.key for s in stats}
+        if unknown:
+            raise RegistryError(f"{name}: bounds name stat(s) {sorted(unknown)} it does not compute")
         _check_cost(name, cost)
         fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
                                   inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check))

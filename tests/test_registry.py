@@ -77,3 +77,20 @@ def test_throwaway_operator_registers_and_unregisters():
     finally:
         unregister("probe_len_filter")
     assert lookup_sql("probe_len") is None
+
+
+def test_a_bound_can_name_which_stat_it_limits(con):
+    @filter_op("probe_pair_filter", stat={"probe_label": pa.string(), "probe_score": pa.float64()}, cost="cheap",
+               bounds={"min_score": ("min", 0.5, "probe_score")})
+    def probe_pair(batch):
+        return {"probe_label": pa.array(["x"] * len(batch), pa.string()),
+                "probe_score": pa.array([len(s) / 10 for s in batch.strings], pa.float64())}
+    try:
+        from juicedb.engine.functions import register_functions
+        register_functions(con)
+        got = con.execute("SELECT probe_pair_filter(t) FROM unnest(['abcdefgh', 'ab']) u(t)").fetchall()
+        assert got == [(True,), (False,)]
+        with pytest.raises(RegistryError, match="bounds name stat"):
+            filter_op("bad_bound_filter", stat="bad_x", bounds={"m": ("min", 1, "nope")})(lambda b: b)
+    finally:
+        unregister("probe_pair_filter")

@@ -150,13 +150,14 @@ def _filter_macro(con: duckdb.DuckDBPyConnection, spec: OpSpec, inputs: list[str
     """DJ's keep rule as a boolean macro, with DJ's interval options."""
     bounds = ", ".join([f"{b.name} := {sql_literal(b.default)}" for b in spec.bounds]
                        + ["min_closed_interval := TRUE", "max_closed_interval := TRUE", "reversed_range := FALSE"])
-    stat_call = f"{spec.stats[0].key}({', '.join(inputs + [f'{p.name} := {p.name}' for p in spec.params])})"
+    call_args = ", ".join(inputs + [f"{p.name} := {p.name}" for p in spec.params])
     terms = []
     for b in spec.bounds:
+        stat_call = f"{b.stat}({call_args})"
         closed = "min_closed_interval" if b.side == "min" else "max_closed_interval"
         op, strict = (">=", ">") if b.side == "min" else ("<=", "<")
         terms.append(f"({b.name} IS NULL OR CASE WHEN {closed} THEN {stat_call} {op} {b.name} "
                      f"ELSE {stat_call} {strict} {b.name} END)")
-    keep = " AND ".join(terms) or f"{stat_call} IS NOT NULL"
+    keep = " AND ".join(terms) or f"{spec.stats[0].key}({call_args}) IS NOT NULL"
     con.execute(f"CREATE OR REPLACE TEMP MACRO {spec.name}({args}, {bounds}) AS "
                 f"CASE WHEN reversed_range THEN NOT ({keep}) ELSE ({keep}) END")

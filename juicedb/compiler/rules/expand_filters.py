@@ -28,7 +28,6 @@ def expand_call(spec: OpSpec, node: exp.Expression) -> exp.Expression:
     limits = {n: named.pop(n, b.default) for n, b in bounds.items()}
     stat_args = [*(i.copy() for i in inputs),
                  *(exp.PropertyEQ(this=exp.to_identifier(k), expression=to_literal(v)) for k, v in named.items())]
-    stat = exp.Anonymous(this=spec.stats[0].key, expressions=stat_args)
     terms: list[exp.Expression] = []
     for name, b in bounds.items():
         value = limits[name]
@@ -36,10 +35,12 @@ def expand_call(spec: OpSpec, node: exp.Expression) -> exp.Expression:
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ParamError(f"{spec.name}: parameter {name!r} expected a number, got {value!r}")
+        stat = exp.Anonymous(this=b.stat, expressions=[a.copy() for a in stat_args])
         closed = flags["min_closed_interval" if b.side == "min" else "max_closed_interval"]
         cls = {("min", True): exp.GTE, ("min", False): exp.GT, ("max", True): exp.LTE, ("max", False): exp.LT}
         terms.append(cls[(b.side, closed)](this=stat.copy(), expression=to_literal(value)))
-    pred: exp.Expression = exp.and_(*terms) if terms else exp.Not(this=exp.Is(this=stat, expression=exp.Null()))
+    first = exp.Anonymous(this=spec.stats[0].key, expressions=stat_args)
+    pred: exp.Expression = exp.and_(*terms) if terms else exp.Not(this=exp.Is(this=first, expression=exp.Null()))
     pred = exp.Paren(this=pred)
     return exp.Not(this=pred) if flags["reversed_range"] else pred
 
