@@ -11,6 +11,7 @@ Python functions a later process may not have registered.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -139,6 +140,8 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         call_args = ", ".join(inputs + [p.name for p in spec.params])
         for key in _output_keys(spec):
             fn_name = f"__jdb_{key}"
+            with contextlib.suppress(duckdb.Error):  # registering again (a new operator appeared) replaces
+                con.remove_function(fn_name)
             con.create_function(fn_name, _udf(spec, key), in_types, sql_type(_output_types(spec)[key]),
                                 type="arrow", null_handling="special", side_effects=False)
             con.execute(f"CREATE OR REPLACE TEMP MACRO {key}({args}) AS {fn_name}({call_args})")
