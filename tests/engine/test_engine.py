@@ -215,3 +215,18 @@ def test_ctes_that_call_operators_are_planned_and_traced(tmp_path):
     assert out.column("text").to_pylist() == ["mail  now please", "Today is"]
     assert dropped == [{"predicate": "text_len(text) >= 5", "detail": "text_len=0"}]
     assert leftovers == [{"n": 0}]
+
+
+def test_copy_and_insert_statements_are_planned(tmp_path):
+    import pyarrow.parquet as pq
+    path = write_jsonl(tmp_path / "d.jsonl", ["Today is", "Do you need a cup of coffee?"])
+    out = tmp_path / "out" / "kept.parquet"
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"COPY (SELECT uid, text FROM dataset('{path}') WHERE text_len(text) >= 10) TO '{out}';\n"
+               f"CREATE TABLE acc (uid BIGINT, text VARCHAR);\n"
+               f"INSERT INTO acc SELECT uid, text FROM dataset('{path}') WHERE text_len(text) < 10;")
+        steps = [(s.statement, s.predicate, s.kept) for s in ws.last_run.steps]
+        acc = ws.sql("SELECT text FROM acc").column("text").to_pylist()
+    assert pq.read_table(out).column("text").to_pylist() == ["Do you need a cup of coffee?"]
+    assert acc == ["Today is"]
+    assert steps == [(1, "text_len(text) >= 10", 1), (3, "text_len(text) < 10", 1)]
