@@ -154,6 +154,7 @@ class OpSpec:
     doc: str = field(default="", repr=False)
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
     batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
+    grouping: Literal["equal", "lsh"] = "equal"  # deduplicators: equal hashes, or any shared LSH band
 
     @property
     def cost_value(self) -> float:
@@ -315,13 +316,17 @@ def mapper_op(name: str, *, cost: str = "moderate", modality: str = "text", inpu
 
 def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), cost: str = "cheap",
              modality: str = "text", inputs: tuple[str, ...] = ("text",), version: str = "1",
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a deduplicator: the function computes a hash; rows with equal hash keep the first."""
+             grouping: Literal["equal", "lsh"] = "equal") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a deduplicator: the function computes a hash per row; of the rows it groups, the first is kept.
+
+    ``grouping="equal"``: rows with equal hashes; ``"lsh"``: the hash is a list of band
+    keys, rows sharing any band key are joined transitively (union-find).
+    """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         _check_cost(name, cost)
         fn.spec = register(OpSpec(name, "deduplicator", fn, (Stat(hash_key, hash_type),),
                                   _params_from_signature(fn), (), modality, inputs, cost, (), version, name,
-                                  doc=inspect.getdoc(fn) or ""))
+                                  doc=inspect.getdoc(fn) or "", grouping=grouping))
         return fn
     return deco
 

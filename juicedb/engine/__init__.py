@@ -401,14 +401,53 @@ class Engine:
             [self.run.run_id if self.run else None, _dataset_label(ctx), call.spec.name])
 
     def _dedup_keep(self, ctx: Context, call: OpCall, temps: list[str], uid_sql: str) -> None:
+        """Which rows a deduplicator keeps: the first of each group, and which row each dropped one repeats."""
         alias = quote(ctx.base_alias)
         h = call.placeholder
+        if call.spec.grouping == "lsh":
+            self._lsh_keep(ctx, call, uid_sql)
+            temps.append(keep_table(call.table))
+            return
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {keep_table(call.table)} AS SELECT __rid, "
             f"({h} IS NULL OR row_number() OVER w = 1) AS {h}_keep, first_value({uid_sql}) OVER w AS {h}_first "
             f"FROM {call.table} JOIN {ctx.work_table} AS {alias} USING (__rid) "
             f"WINDOW w AS (PARTITION BY {h} ORDER BY __rid)")
         temps.append(keep_table(call.table))
+
+    def _lsh_keep(self, ctx: Context, call: OpCall, uid_sql: str) -> None:
+        """Union-find over rows sharing an LSH band key; the lowest row of each component is kept (as DJ)."""
+        h, alias = call.placeholder, quote(ctx.base_alias)
+        buckets = self.con.sql(
+            f"SELECT list(__rid ORDER BY __rid) AS rids FROM (SELECT __rid, unnest({h}) AS k FROM {call.table} "
+            f"WHERE {h} IS NOT NULL) GROUP BY k HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while parent.get(x, x) != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        for rids in buckets:
+            first = find(rids[0])
+            for x in rids[1:]:
+                rx = find(x)
+                if rx != first:
+                    lo = min(rx, first)
+                    parent[rx] = parent[first] = lo
+                    first = lo
+        members = list(parent)
+        roots = pa.table({"__rid": pa.array(members, pa.int64()),  # noqa: F841 - read by SQL
+                          "root": pa.array([find(x) for x in members], pa.int64())})
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {keep_table(call.table)} AS SELECT t.__rid, "
+            f"(r.root IS NULL OR r.root = t.__rid) AS {h}_keep, rootrow.uid AS {h}_first "
+            f"FROM {call.table} t LEFT JOIN roots r USING (__rid) "
+            f"LEFT JOIN (SELECT {alias}.__rid, {uid_sql} AS uid FROM {ctx.work_table} AS {alias}) rootrow "
+            f"ON rootrow.__rid = r.root")
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -28,6 +28,8 @@ _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
 
 
 def sql_type(t: pa.DataType) -> str:
+    if pa.types.is_unsigned_integer(t):
+        return "UBIGINT"
     if pa.types.is_integer(t):
         return "BIGINT"
     if pa.types.is_floating(t):
