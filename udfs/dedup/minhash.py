@@ -40,8 +40,8 @@ def optimal_param(threshold: float, num_perm: int) -> tuple[int, int]:
     best, opt = float("inf"), (0, 0)
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            fp, _ = integrate.quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)
-            fn, _ = integrate.quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)
+            fp, _ = integrate.quad(lambda s, b=b, r=r: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)
+            fn, _ = integrate.quad(lambda s, b=b, r=r: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)
             if fp * 0.5 + fn * 0.5 < best:
                 best, opt = fp * 0.5 + fn * 0.5, (b, r)
     return opt

@@ -17,7 +17,7 @@ from juicedb.udfs.dedup.minhash import optimal_param
 from tests.conftest import FIXTURES, write_jsonl
 
 sys.path.insert(0, str(FIXTURES / "dj_golden"))
-from near_dups import near_dup_texts  # noqa: E402
+from near_dups import near_dup_texts
 
 GOLDEN = json.loads((FIXTURES / "dj_golden" / "minhash_kept.json").read_text())
 CASES = [k for k in GOLDEN if k != "n"]
