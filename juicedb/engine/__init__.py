@@ -326,7 +326,8 @@ class Engine:
                 n_missing = self.con.execute(
                     f"SELECT count(*) FROM {keys} k JOIN {todo} m USING (key) WHERE m.need_{call.id}").fetchall()[0][0]
                 call_stats[call.id] = _CallStats(n_in, n_missing)
-            self._fill_caches(ctx, calls, caches, todo, keys, uid_sql)
+            # two stats of one operator (lang, lang_score) share one cache table: compute and fill it once
+            self._fill_caches(ctx, list({c.fingerprint: c for c in calls}.values()), caches, todo, keys, uid_sql)
             for call in calls:
                 value = quote(call.output)
                 self.con.execute(
