@@ -14,6 +14,7 @@ duplicates (column `kind`): recall = planted duplicates removed / planted; the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -76,10 +77,8 @@ def run(name: str, args: argparse.Namespace, workdir: str) -> dict:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         root, peak = psutil.Process(proc.pid), 0
         while proc.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
-            except psutil.Error:
-                pass
             time.sleep(0.05)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -121,7 +120,7 @@ def main() -> None:
               f"{r['peak_rss_mb']:8.0f} {len(removed & near) / len(near):12.3f} "
               f"{len(removed & planted) / len(planted):11.3f} {len(removed & planted) / max(len(removed), 1):14.3f} "
               f"{r['seconds'] / base:9.2f}x")
-    a, b = (set(i for i, k in enumerate(r["keep"]) if not k) for r in results.values())
+    a, b = ({i for i, k in enumerate(r["keep"]) if not k} for r in results.values())
     print(f"agreement on removed rows: {len(a & b)} both, {len(a - b)} datasketch only, {len(b - a)} juicedb only")
 
 
