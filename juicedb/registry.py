@@ -155,6 +155,8 @@ class OpSpec:
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
     batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
     grouping: Literal["equal", "lsh"] = "equal"  # deduplicators: equal hashes, or any shared LSH band
+    keep: str | None = None  # filters whose rule is not min/max: SQL over {stat} and {rule param} names
+    rule_params: tuple[Param, ...] = ()
 
     @property
     def cost_value(self) -> float:
@@ -280,6 +282,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
               bounds: dict[str, tuple] | None = None, cost: str = "cheap",
               modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
               version: str = "1", check: Callable[[dict[str, Any]], None] | None = None,
+              keep: str | None = None, rule_params: dict[str, Any] | None = None,
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
 
@@ -287,6 +290,9 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
     ``{"min_len": ("min", 10), "max_len": ("max", None)}``; None is unbounded. A
     third item names the stat a bound applies to when there are several
     (``{"min_score": ("min", 0.8, "lang_score")}``); default: the first stat.
+    A rule that is not a min/max (list stats, any/all) is ``keep``: SQL with
+    ``{stat_key}`` and ``{param}`` placeholders, its own params in ``rule_params``
+    (name -> DJ default), e.g. ``keep="list_min({edges}) >= {min_num}"``.
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         stats = _stats_arg(stat, stat_type)
@@ -295,8 +301,15 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
         if unknown:
             raise RegistryError(f"{name}: bounds name stat(s) {sorted(unknown)} it does not compute")
         _check_cost(name, cost)
+        rules = tuple(Param(k, type(v), v) for k, v in (rule_params or {}).items())
+        if keep is not None:
+            try:
+                keep.format(**{s.key: "x" for s in stats}, **{r.name: "x" for r in rules})
+            except (KeyError, IndexError) as e:
+                raise RegistryError(f"{name}: keep rule names {e} which is neither a stat nor a rule param") from None
         fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
-                                  inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check))
+                                  inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check,
+                                  keep=keep, rule_params=rules))
         return fn
     return deco
 

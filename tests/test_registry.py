@@ -94,3 +94,25 @@ def test_a_bound_can_name_which_stat_it_limits(con):
             filter_op("bad_bound_filter", stat="bad_x", bounds={"m": ("min", 1, "nope")})(lambda b: b)
     finally:
         unregister("probe_pair_filter")
+
+
+def test_a_filter_with_its_own_keep_rule(con, ws, tmp_path):
+    @filter_op("probe_edges_filter", stat="probe_edges", stat_type=pa.list_(pa.int64()), cost="cheap",
+               keep="CASE WHEN {any_or_all} = 'any' THEN list_max({probe_edges}) >= {min_num} "
+                    "ELSE len({probe_edges}) > 0 AND list_min({probe_edges}) >= {min_num} END",
+               rule_params={"min_num": 1, "any_or_all": "all"})
+    def probe_edges(batch):
+        return pa.array([[len(w) - 3 for w in s.split()] for s in batch.strings], pa.list_(pa.int64()))
+    try:
+        from juicedb.engine.functions import register_functions
+        from tests.conftest import write_jsonl
+        register_functions(con)
+        texts = ["long words here", "long a", ""]
+        rows = con.execute("SELECT probe_edges_filter(t), probe_edges_filter(t, any_or_all := 'any') "
+                           "FROM unnest(?) WITH ORDINALITY u(t, i) ORDER BY i", [texts]).fetchall()
+        assert rows == [(True, True), (False, True), (False, None)]
+        path = write_jsonl(tmp_path / "d.jsonl", texts)
+        kept = ws.sql(f"SELECT text FROM dataset('{path}') WHERE probe_edges_filter(text, any_or_all := 'any')")
+        assert kept.column("text").to_pylist() == ["long words here", "long a"]
+    finally:
+        unregister("probe_edges_filter")

@@ -164,5 +164,10 @@ def _filter_macro(con: duckdb.DuckDBPyConnection, spec: OpSpec, inputs: list[str
         terms.append(f"({b.name} IS NULL OR CASE WHEN {closed} THEN {stat_call} {op} {b.name} "
                      f"ELSE {stat_call} {strict} {b.name} END)")
     keep = " AND ".join(terms) or f"{spec.stats[0].key}({call_args}) IS NOT NULL"
+    if spec.keep is not None:
+        keep = spec.keep.format(**{s.key: f"{s.key}({call_args})" for s in spec.stats},
+                                **{r.name: r.name for r in spec.rule_params})
+        bounds = ", ".join([f"{r.name} := {sql_literal(r.default)}" for r in spec.rule_params]
+                           + ["reversed_range := FALSE"])
     con.execute(f"CREATE OR REPLACE TEMP MACRO {spec.name}({args}, {bounds}) AS "
                 f"CASE WHEN reversed_range THEN NOT ({keep}) ELSE ({keep}) END")

@@ -8,6 +8,7 @@ false make a bound strict, ``reversed_range`` negates the rule.
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from juicedb.compiler.plan import Context
@@ -26,8 +27,15 @@ def expand_call(spec: OpSpec, node: exp.Expression) -> exp.Expression:
         if not isinstance(v, bool):
             raise ParamError(f"{spec.name}: parameter {k!r} expected bool, got {v!r}")
     limits = {n: named.pop(n, b.default) for n, b in bounds.items()}
+    rules = {r.name: r.validate(spec.name, named.pop(r.name, r.default)) for r in spec.rule_params}
     stat_args = [*(i.copy() for i in inputs),
                  *(exp.PropertyEQ(this=exp.to_identifier(k), expression=to_literal(v)) for k, v in named.items())]
+    if spec.keep is not None:
+        calls = {s.key: exp.Anonymous(this=s.key, expressions=[a.copy() for a in stat_args]).sql(dialect="duckdb")
+                 for s in spec.stats}
+        rule = spec.keep.format(**calls, **{k: to_literal(v).sql(dialect="duckdb") for k, v in rules.items()})
+        pred = exp.Paren(this=sqlglot.parse_one(rule, read="duckdb"))
+        return exp.Not(this=pred) if flags["reversed_range"] else pred
     terms: list[exp.Expression] = []
     for name, b in bounds.items():
         value = limits[name]
