@@ -96,6 +96,7 @@ class Engine:
         self.data_dir = Path(database).resolve().parent / "data"
         reattach_datasets(self.con, self.data_dir)
         register_functions(self.con)
+        self.con.execute(resources.files("juicedb.sql").joinpath("selectors.sql").read_text())
         self.batch_rows = batch_rows
         self.workers = workers or 1
         self._executor: ProcessPoolExecutor | None = None
