@@ -154,7 +154,8 @@ class OpSpec:
     doc: str = field(default="", repr=False)
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
     batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
-    grouping: Literal["equal", "lsh"] = "equal"  # deduplicators: equal hashes, or any shared LSH band
+    # deduplicators: "equal" hashes; "lsh": any shared band key; or a function (hashes, params) -> index pairs
+    grouping: Literal["equal", "lsh"] | Callable[[Any, dict[str, Any]], list[tuple[int, int]]] = "equal"
     keep: str | None = None  # filters whose rule is not min/max: SQL over {stat} and {rule param} names
     rule_params: tuple[Param, ...] = ()
 
@@ -329,11 +330,12 @@ def mapper_op(name: str, *, cost: str = "moderate", modality: str = "text", inpu
 
 def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), cost: str = "cheap",
              modality: str = "text", inputs: tuple[str, ...] = ("text",), version: str = "1",
-             grouping: Literal["equal", "lsh"] = "equal") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             grouping: Any = "equal") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a deduplicator: the function computes a hash per row; of the rows it groups, the first is kept.
 
     ``grouping="equal"``: rows with equal hashes; ``"lsh"``: the hash is a list of band
-    keys, rows sharing any band key are joined transitively (union-find).
+    keys, rows sharing any band key are joined transitively (union-find); a function
+    ``(hashes, params) -> [(i, j), ...]`` names pairs to join, rows with equal hashes joined too.
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         _check_cost(name, cost)

@@ -11,6 +11,9 @@ import pytest
 import juicedb
 from juicedb.engine.functions import register_functions
 
+# Fixture generators run in a Data-Juicer venv, not in the test run.
+collect_ignore_glob = ["fixtures/*"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"

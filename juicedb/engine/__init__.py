@@ -406,8 +406,8 @@ class Engine:
         """Which rows a deduplicator keeps: the first of each group, and which row each dropped one repeats."""
         alias = quote(ctx.base_alias)
         h = call.placeholder
-        if call.spec.grouping == "lsh":
-            self._lsh_keep(ctx, call, uid_sql)
+        if call.spec.grouping != "equal":
+            self._cluster_keep(ctx, call, uid_sql)
             temps.append(keep_table(call.table))
             return
         self.con.execute(
@@ -417,12 +417,22 @@ class Engine:
             f"WINDOW w AS (PARTITION BY {h} ORDER BY __rid)")
         temps.append(keep_table(call.table))
 
-    def _lsh_keep(self, ctx: Context, call: OpCall, uid_sql: str) -> None:
-        """Union-find over rows sharing an LSH band key; the lowest row of each component is kept (as DJ)."""
+    def _cluster_keep(self, ctx: Context, call: OpCall, uid_sql: str) -> None:
+        """Union-find over the rows a deduplicator joins; the lowest row of each component is kept (as DJ)."""
         h, alias = call.placeholder, quote(ctx.base_alias)
-        buckets = self.con.sql(
-            f"SELECT list(__rid ORDER BY __rid) AS rids FROM (SELECT __rid, unnest({h}) AS k FROM {call.table} "
-            f"WHERE {h} IS NOT NULL) GROUP BY k HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+        if call.spec.grouping == "lsh":  # rows sharing a band key
+            buckets = self.con.sql(
+                f"SELECT list(__rid ORDER BY __rid) AS rids FROM (SELECT __rid, unnest({h}) AS k FROM {call.table} "
+                f"WHERE {h} IS NOT NULL) GROUP BY k HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+        else:  # rows with equal hashes, and the pairs the operator's grouping names
+            buckets = self.con.sql(
+                f"SELECT list(__rid ORDER BY __rid) AS rids FROM {call.table} WHERE {h} IS NOT NULL GROUP BY {h} "
+                "HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+            rows = self.con.sql(f"SELECT __rid, {h} AS h FROM {call.table} WHERE {h} IS NOT NULL "
+                                "ORDER BY __rid").to_arrow_table()
+            rids = rows.column("__rid").to_pylist()
+            pairs = call.spec.grouping(rows.column("h").to_numpy(), call.params)
+            buckets += [[rids[i], rids[j]] for i, j in pairs]
         parent: dict[int, int] = {}
 
         def find(x: int) -> int:

@@ -1,3 +1,3 @@
 """Deduplicators, one module each."""
 
-from juicedb.udfs.dedup import document_dedup, minhash  # noqa: F401
+from juicedb.udfs.dedup import document_dedup, minhash, simhash  # noqa: F401

@@ -54,11 +54,14 @@ def permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def shingles(text: str, tokenization: str, window: int) -> set[bytes]:
+def shingles(text: str, tokenization: str, window: int, unique: bool = True) -> set[bytes] | list[bytes]:
+    """DJ's shingles: ``window`` characters, or ``window`` tokens (split on spaces or on punctuation) joined by ' '."""
     if tokenization == "character":
-        return {text[i:i + window].encode() for i in range(len(text) - window + 1)}
-    tokens = _PUNCTUATION.split(text) if tokenization == "punctuation" else [t for t in text.split(" ") if t]
-    return {" ".join(tokens[i:i + window]).encode() for i in range(len(tokens) - window + 1)}
+        grams = (text[i:i + window].encode() for i in range(len(text) - window + 1))
+    else:
+        tokens = _PUNCTUATION.split(text) if tokenization == "punctuation" else [t for t in text.split(" ") if t]
+        grams = (" ".join(tokens[i:i + window]).encode() for i in range(len(tokens) - window + 1))
+    return set(grams) if unique else list(grams)
 
 
 def token_hashes(tokens: set[bytes]) -> np.ndarray:

@@ -43,3 +43,18 @@ def test_keeps_what_data_juicer_keeps(tmp_path, case):
 
 def test_dj_optimal_bands_and_rows():
     assert optimal_param(0.7, 256) == (25, 10)
+
+
+SIMHASH = json.loads((FIXTURES / "dj_golden" / "simhash_kept.json").read_text())
+
+
+@pytest.mark.parametrize("case", [k for k in SIMHASH if k != "n"])
+def test_simhash_keeps_what_data_juicer_keeps(tmp_path, case):
+    pytest.importorskip("simhash")
+    texts = near_dup_texts()
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    params = SIMHASH[case]["params"]
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.sql(f"CREATE TABLE numbered AS SELECT row_number() OVER () - 1 AS i, * FROM dataset('{path}')")
+        kept = ws.run(f"SELECT i FROM numbered WHERE document_simhash_deduplicator(text{_args(params)})")
+    assert kept.column("i").to_pylist() == SIMHASH[case]["kept"]
