@@ -79,9 +79,13 @@ def split_statements(script: str) -> list[tuple[str, int]]:
             for part in (hoist(text, str(i)) if _mentions_juicedb(text) else [text])]
 
 
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*|/\*.*?\*/)*", re.S)
+
+
 def _split(script: str) -> list[tuple[str, int]]:
     try:
-        parts = [s.query.strip() for s in duckdb.extract_statements(script)]
+        # DuckDB 2.0.1 keeps the comments before a statement in ``query`` (2.0.0 dropped them): drop them here
+        parts = [_LEADING_COMMENTS.sub("", s.query, count=1).strip() for s in duckdb.extract_statements(script)]
     except duckdb.Error as e:
         raise RecipeError(f"cannot parse the recipe: {e}") from None
     out, pos = [], 0
