@@ -19,6 +19,8 @@ from juicedb.udfs.text import (  # noqa: F401  (registration happens on import)
     remove_words_with_incorrect_substrings,
     special_characters,
     stopwords,
+    text_action,
+    text_entity_dependency,
     text_length,
     token_num,
     whitespace_normalization,
