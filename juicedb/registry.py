@@ -283,7 +283,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
               bounds: dict[str, tuple] | None = None, cost: str = "cheap",
               modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
               version: str = "1", check: Callable[[dict[str, Any]], None] | None = None,
-              keep: str | None = None, rule_params: dict[str, Any] | None = None,
+              keep: str | None = None, rule_params: dict[str, Any] | None = None, batch_rows: int = 1024,
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
 
@@ -294,6 +294,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
     A rule that is not a min/max (list stats, any/all) is ``keep``: SQL with
     ``{stat_key}`` and ``{param}`` placeholders, its own params in ``rule_params``
     (name -> DJ default), e.g. ``keep="list_min({edges}) >= {min_num}"``.
+    ``batch_rows``: rows per call (models want more than the cache-bound text kernels).
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         stats = _stats_arg(stat, stat_type)
@@ -310,7 +311,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
                 raise RegistryError(f"{name}: keep rule names {e} which is neither a stat nor a rule param") from None
         fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
                                   inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check,
-                                  keep=keep, rule_params=rules))
+                                  keep=keep, rule_params=rules, batch_rows=batch_rows))
         return fn
     return deco
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from juicedb.compiler import Compiled
 from juicedb.engine import Engine, RunState, StepSummary
 from juicedb.engine.load import Loaded
 from juicedb.registry import all_ops, format_bound
+from juicedb.udfs.common.causal_lm import CACHE_ENV
 
 DB_FILE = "juicedb.duckdb"
 
@@ -64,6 +66,9 @@ class Workspace:
                  workers: int | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        # converted models (ONNX) live in the workspace unless the user keeps one cache for all
+        # (set before the engine spawns operator workers, which inherit it)
+        os.environ.setdefault(CACHE_ENV, str((self.path / "models").resolve()))
         self.engine = Engine(str(self.path / DB_FILE), threads=threads, memory_limit=memory_limit,
                              batch_rows=batch_rows, workers=workers)
         self.last_run: RunReport | None = None

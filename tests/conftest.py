@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 import juicedb
 from juicedb.engine.functions import register_functions
+
+# One model cache for the whole run (and the next): converting SmolLM2 to ONNX takes ~40 s, once.
+# A workspace would otherwise set it to its own models/ folder, one per test.
+os.environ.setdefault("JUICEDB_MODEL_CACHE", str(Path.home() / ".cache" / "juicedb" / "models"))
 
 # Fixture generators run in a Data-Juicer venv, not in the test run.
 collect_ignore_glob = ["fixtures/*"]

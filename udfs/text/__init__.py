@@ -11,6 +11,7 @@ from juicedb.udfs.text import (  # noqa: F401  (registration happens on import)
     fix_unicode,
     flagged_words,
     language_id,
+    perplexity,
     punctuation_normalization,
     remove_bibliography,
     remove_comments,
