@@ -24,6 +24,7 @@ document), as KenLM scores ``</s>``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -175,6 +176,31 @@ def ensure_converted(source: Source, op: str) -> Path:
     return final
 
 
+def optimised(folder: Path, providers: list[str]) -> Path:
+    """``model.onnx`` with ONNX Runtime's graph optimisations applied for ``providers``, made once and kept."""
+    import onnxruntime as ort
+
+    tag = "-".join(p.removesuffix("ExecutionProvider").lower() for p in providers)
+    path = folder / f"model.{tag}.onnx"
+    if path.is_file():
+        return path
+    with open(folder / ".optimise.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # operator workers may start together: one optimises, the others wait
+        if not path.is_file():
+            tmp = folder / f"model.{tag}.partial.onnx"
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            # EXTENDED, not ALL: ALL adds layout changes tied to this CPU's instruction set
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            opts.optimized_model_filepath = str(tmp)
+            opts.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                          f"model.{tag}.onnx.data")
+            opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+            ort.InferenceSession(str(folder / "model.onnx"), opts, providers=providers)
+            os.replace(tmp, path)
+    return path
+
+
 class CausalLM:
     """A converted model, loaded once per process: token NLLs for batches of texts."""
 
@@ -191,10 +217,12 @@ class CausalLM:
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         wanted = [p for p in ("CUDAExecutionProvider",) if p in ort.get_available_providers()]
+        providers = [*wanted, "CPUExecutionProvider"]
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), opts,
-                                            providers=[*wanted, "CPUExecutionProvider"])
+        # the graph was optimised once for these providers: loading skips that work (0.6 s instead of 1.6 s)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        self.session = ort.InferenceSession(str(optimised(folder, providers)), opts, providers=providers)
         # onnxruntime-gpu falls back to the CPU without a word: say what runs
         self.providers: list[str] = self.session.get_providers()
         # tokens per ONNX run: the log-softmax holds tokens x vocab floats
