@@ -139,6 +139,18 @@ def test_boundaries_truncation_and_provider(lm) -> None:
     assert mixed == pytest.approx(alone, rel=1e-4)
 
 
+def test_a_10_mb_document_is_judged_by_its_beginning(lm) -> None:
+    import resource
+    head = GOLDEN[12]
+    huge = head + " " + " ".join(f"word{i % 5000}" for i in range(1_200_000))  # ~10.5 MB
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    [short, long] = lm.sequences([head, huge], max_tokens=64)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert len(long) == 65 and long.tolist() == short.tolist()
+    assert grown_mb < 200  # the text is cut before tokenising: tokenising it whole takes 1.7 GB
+    assert ppl([huge], max_tokens=64) == ppl([head], max_tokens=64)
+
+
 def test_real_text_beats_its_own_words_shuffled(lm) -> None:
     docs = [GOLDEN[i][:600] for i, _ in REAL]
     real = ppl(docs)
