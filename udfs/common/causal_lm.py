@@ -24,8 +24,10 @@ document), as KenLM scores ``</s>``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -106,10 +108,14 @@ def convert(source: Source, dest: Path, op: str) -> None:
         raise MissingDependencyError(
             f"{op}: converting {source.name!r} to ONNX (once, into {cache_root()}) needs torch and "
             f"transformers: {CONVERT_EXTRA}") from None
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # its per-tensor bars would cut into the run's own progress display
     extra = {"gguf_file": source.gguf} if source.gguf else {}
     try:
-        tok = AutoTokenizer.from_pretrained(source.path, **extra)
-        lm = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **extra).eval()
+        # the GGUF reader's tqdm bar ignores the switch above
+        with contextlib.redirect_stderr(io.StringIO()):
+            tok = AutoTokenizer.from_pretrained(source.path, **extra)
+            lm = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **extra).eval()
     except (OSError, ValueError, ImportError) as e:
         raise MissingDependencyError(
             f"{op}: cannot load model {source.name!r} with transformers ({e}); pass 'smollm2-135m', a .gguf "
