@@ -37,9 +37,15 @@ POOL_MIN_ROWS = 20_000
 DEFAULT_MEMORY_LIMIT = "2GB"  # below this, starting worker processes costs more than it saves
 
 
-def _importable(spec: OpSpec) -> bool:
-    """Worker processes find operators by name: only those of the ``juicedb.udfs`` package."""
-    return spec.fn.__module__.startswith("juicedb.udfs.")
+def _poolable(spec: OpSpec) -> bool:
+    """Whether a batch of this operator may go to a worker process.
+
+    Workers find operators by name: only those of the ``juicedb.udfs`` package. A
+    ``gpu_model`` operator stays in this process: its runtime (ONNX Runtime) already
+    uses every core, or the one GPU, and a copy of the model per worker would only
+    multiply memory and split the device.
+    """
+    return spec.fn.__module__.startswith("juicedb.udfs.") and spec.cost != "gpu_model"
 
 
 def quote(name: str) -> str:
@@ -349,7 +355,7 @@ class Engine:
         """
         total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
-        pool = self._pool() if total >= POOL_MIN_ROWS and all(_importable(c.spec) for c in calls) else None
+        pool = self._pool() if total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls) else None
         fetch = step * (4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]

@@ -256,3 +256,11 @@ def test_minhash_on_a_10_mb_document_stays_bounded(tmp_path):
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert out.column("n").to_pylist()[0] > 10_000_000
     assert grown_mb < 1500
+
+
+def test_gpu_model_operators_stay_in_the_main_process():
+    from juicedb.engine import _poolable
+    from juicedb.registry import get_op
+    assert not _poolable(get_op("perplexity_filter"))  # ONNX Runtime uses every core (or the GPU) itself
+    assert _poolable(get_op("language_id_score_filter")) and _poolable(get_op("text_action_filter"))
+    assert _poolable(get_op("character_repetition_filter"))
