@@ -207,15 +207,14 @@ def optimised(folder: Path, providers: list[str]) -> Path:
     return path
 
 
-class CausalLM:
-    """A converted model, loaded once per process: token NLLs for batches of texts."""
+class TokenSequences:
+    """A converted model's tokenizer: texts to the token sequences the model scores."""
 
     def __init__(self, folder: Path, op: str) -> None:
         try:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError:
-            raise MissingDependencyError(f"{op} needs onnxruntime and tokenizers: {RUNTIME_EXTRA}") from None
+            raise MissingDependencyError(f"{op} needs tokenizers: {RUNTIME_EXTRA}") from None
         meta = json.loads((folder / "meta.json").read_text())
         self.boundary: int = meta["boundary"]
         self.context: int = meta["context"]
@@ -226,6 +225,25 @@ class CausalLM:
         # (max_tokens + 2) * that many characters keeps its first max_tokens tokens, and a 10 MB
         # document is not tokenised whole (23 s and 1.7 GB for SmolLM2's tokenizer)
         self.max_token_chars = max(map(len, self.tokenizer.get_vocab()))
+
+    def sequences(self, texts: list[str], max_tokens: int) -> list[np.ndarray]:
+        """``[boundary] + tokens + [boundary]``, cut to ``max_tokens`` predicted tokens (and the context size)."""
+        keep = min(max_tokens, self.context - 1)
+        cut = (keep + 2) * self.max_token_chars
+        encoded = self.tokenizer.encode_batch([t[:cut] for t in texts], add_special_tokens=False)
+        b = self.boundary
+        return [np.array([b, *e.ids, b], dtype=np.int64)[:keep + 1] for e in encoded]
+
+
+class CausalLM(TokenSequences):
+    """A converted model, loaded once per process: token NLLs for batches of texts."""
+
+    def __init__(self, folder: Path, op: str) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MissingDependencyError(f"{op} needs onnxruntime: {RUNTIME_EXTRA}") from None
+        super().__init__(folder, op)
         wanted = [p for p in ("CUDAExecutionProvider",) if p in ort.get_available_providers()]
         providers = [*wanted, "CPUExecutionProvider"]
         opts = ort.SessionOptions()
@@ -237,14 +255,6 @@ class CausalLM:
         self.providers: list[str] = self.session.get_providers()
         # tokens per ONNX run: the log-softmax holds tokens x vocab floats
         self.token_budget = 16384 if "CUDAExecutionProvider" in self.providers else 2048
-
-    def sequences(self, texts: list[str], max_tokens: int) -> list[np.ndarray]:
-        """``[boundary] + tokens + [boundary]``, cut to ``max_tokens`` predicted tokens (and the context size)."""
-        keep = min(max_tokens, self.context - 1)
-        cut = (keep + 2) * self.max_token_chars
-        encoded = self.tokenizer.encode_batch([t[:cut] for t in texts], add_special_tokens=False)
-        b = self.boundary
-        return [np.array([b, *e.ids, b], dtype=np.int64)[:keep + 1] for e in encoded]
 
     def nll_sums(self, texts: list[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
         """Per text: the sum of its tokens' negative log-likelihoods (nats) and the number of tokens scored."""
