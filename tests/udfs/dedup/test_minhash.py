@@ -58,3 +58,48 @@ def test_simhash_keeps_what_data_juicer_keeps(tmp_path, case):
         ws.sql(f"CREATE TABLE numbered AS SELECT row_number() OVER () - 1 AS i, * FROM dataset('{path}')")
         kept = ws.run(f"SELECT i FROM numbered WHERE document_simhash_deduplicator(text{_args(params)})")
     assert kept.column("i").to_pylist() == SIMHASH[case]["kept"]
+
+
+def test_vectorised_sha1_equals_hashlib():
+    import hashlib
+
+    import numpy as np
+
+    from juicedb.udfs.dedup.minhash import _span_hashes
+    # every length around the one-block limit (55 bytes), multi-byte UTF-8, and the empty span
+    pieces = [("ab" * 40)[:n].encode() for n in range(0, 80)] + ["日本語のテキスト😊".encode() * k for k in (1, 2, 5)]
+    data = b"".join(pieces)
+    ends = np.cumsum([len(p) for p in pieces])
+    got = _span_hashes(data, ends - [len(p) for p in pieces], ends)
+    want = [int.from_bytes(hashlib.sha1(p).digest()[:4], "little") for p in pieces]
+    assert got.tolist() == want
+
+
+def test_signatures_equal_djs_uint64_arithmetic():
+    import numpy as np
+
+    from juicedb.udfs.dedup.minhash import MAX_HASH, MERSENNE_PRIME, _signatures, _unsafe_hashes, permutations
+    rng = np.random.default_rng(7)
+    for num_perm in (7, 256):
+        a, b = permutations(num_perm)
+        unsafe = _unsafe_hashes(num_perm)
+        sizes = [1, 2, 3, 50, 1500, 3000]  # over 1024 tokens: a document is cut into pieces
+        docs = [rng.integers(0, 1 << 32, n, dtype=np.uint64) for n in sizes]
+        docs[2] = np.array([5, 5, 5], dtype=np.uint64)  # repeats
+        docs[3][:10] = unsafe[:10]  # hashes whose 32-bit shortcut would be wrong: computed exactly
+        # near ties: two tokens whose 32-bit values under permutation k differ by d <= 7, so the
+        # shortcut cannot tell which is smaller and both are computed exactly
+        for k in range(num_perm):
+            a_lo = int(a[k]) & 0xFFFFFFFF
+            if a_lo % 2:
+                h1 = int(rng.integers(0, 1 << 32))
+                docs += [np.array([h1, (h1 + pow(a_lo, -1, 1 << 32) * d) % (1 << 32)], dtype=np.uint64)
+                         for d in range(1, 8)]
+        h = np.concatenate(docs)
+        doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+        perm = rng.permutation(len(h))  # tokens in any order
+        got = _signatures(h[perm], doc[perm], len(docs) + 1, num_perm)
+        for i, d in enumerate(docs):
+            want = np.bitwise_and((d[:, None] * a + b) % MERSENNE_PRIME, MAX_HASH).min(axis=0)  # DJ's formula
+            assert (got[i] == want).all(), (num_perm, i)
+        assert (got[len(docs)] == MAX_HASH).all()  # a document without tokens
