@@ -293,7 +293,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
     (``{"min_score": ("min", 0.8, "lang_score")}``); default: the first stat.
     A rule that is not a min/max (list stats, any/all) is ``keep``: SQL with
     ``{stat_key}`` and ``{param}`` placeholders, its own params in ``rule_params``
-    (name -> DJ default), e.g. ``keep="list_min({edges}) >= {min_num}"``.
+    (name -> DJ default, or a ``Param`` with constraints), e.g. ``keep="list_min({edges}) >= {min_num}"``.
     ``batch_rows``: rows per call (models want more than the cache-bound text kernels).
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -303,7 +303,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
         if unknown:
             raise RegistryError(f"{name}: bounds name stat(s) {sorted(unknown)} it does not compute")
         _check_cost(name, cost)
-        rules = tuple(Param(k, type(v), v) for k, v in (rule_params or {}).items())
+        rules = tuple(v if isinstance(v, Param) else Param(k, type(v), v) for k, v in (rule_params or {}).items())
         if keep is not None:
             try:
                 keep.format(**{s.key: "x" for s in stats}, **{r.name: "x" for r in rules})

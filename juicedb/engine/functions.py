@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from juicedb.errors import JuicedbError, ParamError
 from juicedb.registry import OpSpec, Param, all_ops, get_op
+from juicedb.udfs.common.media import MediaBatch
 from juicedb.udfs.common.text import TextBatch
 
 _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
@@ -51,15 +52,15 @@ def sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch:
+def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch | MediaBatch:
     """The shared-intermediates batch for an operator's modality."""
-    return TextBatch(values)
+    return MediaBatch(values) if spec.modality in ("image", "video") else TextBatch(values)
 
 
 Outputs = tuple[dict[str, pa.Array], dict[int, str]]
 
 
-def compute_rows(spec: OpSpec, batch: TextBatch, params: dict[str, Any]) -> Outputs:
+def compute_rows(spec: OpSpec, batch: TextBatch | MediaBatch, params: dict[str, Any]) -> Outputs:
     """Compute a batch; if it fails, compute row by row so one bad row costs one row.
 
     Returns the outputs (null where a row failed) and ``{row index: error message}``.
@@ -136,7 +137,8 @@ def _udf(spec: OpSpec, key: str) -> Callable[..., pa.Array]:
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Register every operator's UDF and macros on ``con``."""
     for spec in all_ops():
-        in_types = ["VARCHAR"] * len(spec.inputs) + [_SQL_TYPES[p.type] for p in spec.params]
+        media = spec.modality in ("image", "video")  # a list of paths per sample
+        in_types = ["VARCHAR[]" if media else "VARCHAR"] * len(spec.inputs) + [_SQL_TYPES[p.type] for p in spec.params]
         inputs = list(spec.inputs)
         args = ", ".join(inputs + [f"{p.name} := {sql_literal(p.default)}" for p in spec.params])
         call_args = ", ".join(inputs + [p.name for p in spec.params])

@@ -1,0 +1,7 @@
+"""Image operators, one module each."""
+
+from juicedb.udfs.image import (  # noqa: F401  (registration happens on import)
+    image_aspect_ratio,
+    image_shape,
+    image_size,
+)
