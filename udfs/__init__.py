@@ -3,4 +3,4 @@
 Operators know Arrow, numpy and their own models, never DuckDB.
 """
 
-from juicedb.udfs import dedup, image, text  # noqa: F401
+from juicedb.udfs import dedup, image, text, video  # noqa: F401

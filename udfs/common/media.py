@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +21,32 @@ import pyarrow as pa
 from juicedb.errors import MissingDependencyError
 
 Item = str | bytes
+
+
+def any_all_keep(items: str, passes: str) -> str:
+    """Data-Juicer's keep rule over per-item stats, as a filter's ``keep`` SQL.
+
+    ``items`` is the SQL of the list (``{stat}`` placeholders), ``passes`` the test of
+    one of its items ``v``; with ``'any'`` one passing item keeps the sample, with
+    ``'all'`` every item must pass, and a sample without items is kept.
+
+    >>> any_all_keep("{sizes}", "v <= {max_size}")
+    "(len({sizes}) = 0 OR CASE WHEN {any_or_all} = 'any' THEN list_bool_or(list_transform({sizes}, \
+lambda v: v <= {max_size})) ELSE list_bool_and(list_transform({sizes}, lambda v: v <= {max_size})) END)"
+    """
+    each = f"list_transform({items}, lambda v: {passes})"
+    return (f"(len({items}) = 0 OR CASE WHEN {{any_or_all}} = 'any' THEN list_bool_or({each}) "
+            f"ELSE list_bool_and({each}) END)")
+
+
+def shape_keep(width: str, height: str) -> str:
+    """DJ's shape rule (image_shape, video_resolution): an item passes when width and height are within bounds."""
+    return any_all_keep(f"list_zip({{{width}}}, {{{height}}})",
+                        "v[1] >= {min_width} AND v[1] <= {max_width} AND v[2] >= {min_height} AND v[2] <= {max_height}")
+
+
+# the shape rule's parameters and DJ's defaults
+SHAPE_RULE = {"min_width": 1, "max_width": sys.maxsize, "min_height": 1, "max_height": sys.maxsize, "any_or_all": "any"}
 
 
 class MediaError(Exception):
@@ -55,6 +82,7 @@ class MediaBatch:
             raise TypeError(f"a media operator's input must be a list of paths or bytes, got {values.type}")
         self.array = values
         self._sizes: dict[Item, tuple[int, int]] = {}
+        self._videos: dict[Item, tuple[int, int, int]] = {}
 
     def __len__(self) -> int:
         return len(self.array)
@@ -77,6 +105,35 @@ class MediaBatch:
                 raise MediaError(f"cannot read image {_label(item)}: {e}") from None
             self._sizes[item] = size
         return size
+
+    def video_info(self, item: Item) -> tuple[int, int, int]:
+        """(duration in whole seconds, width, height) of the first video stream, from the container's headers.
+
+        Data-Juicer's definitions: ``round(stream.duration * stream.time_base)`` (the container's
+        duration where the stream has none) and the codec context's width and height.
+        """
+        info = self._videos.get(item)
+        if info is None:
+            try:
+                import av
+            except ImportError:
+                raise MissingDependencyError("video operators need PyAV: pip install 'juicedb[video]'") from None
+            try:
+                with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
+                    if not container.streams.video:
+                        raise MediaError(f"no video stream in {_label(item)}")
+                    stream = container.streams.video[0]
+                    if stream.duration is not None:
+                        duration = round(stream.duration * stream.time_base)
+                    else:
+                        duration = round((container.duration or 0) / av.time_base)
+                    info = (duration, stream.codec_context.width, stream.codec_context.height)
+            except FileNotFoundError:
+                raise MediaError(f"video not found: {_label(item)}") from None
+            except av.FFmpegError as e:
+                raise MediaError(f"cannot read video {_label(item)}: {e}") from None
+            self._videos[item] = info
+        return info
 
     @staticmethod
     def file_size(item: Item) -> int:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 from juicedb.registry import filter_op
-from juicedb.udfs.common.media import MediaBatch
+from juicedb.udfs.common.media import MediaBatch, any_all_keep
 
-# DJ's rule: an image passes when min <= ratio <= max; 'any' keeps a sample with a passing image,
-# 'all' one whose images all pass; a sample without images is kept
-KEEP = ("(len({aspect_ratios}) = 0 OR CASE WHEN {any_or_all} = 'any' "
-        "THEN list_bool_or(list_transform({aspect_ratios}, lambda r: r >= {min_ratio} AND r <= {max_ratio})) "
-        "ELSE list_bool_and(list_transform({aspect_ratios}, lambda r: r >= {min_ratio} AND r <= {max_ratio})) END)")
+KEEP = any_all_keep("{aspect_ratios}", "v >= {min_ratio} AND v <= {max_ratio}")
 
 
 @filter_op("image_aspect_ratio_filter", stat="aspect_ratios", stat_type=pa.list_(pa.float64()), modality="image",

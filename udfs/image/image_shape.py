@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import pyarrow as pa
 
 from juicedb.registry import filter_op
-from juicedb.udfs.common.media import MediaBatch
+from juicedb.udfs.common.media import SHAPE_RULE, MediaBatch, shape_keep
 
-# DJ's rule: an image passes when both its width and its height are within bounds; any/all over the
-# images; a sample without images is kept
-_PASS = ("list_transform(list_zip({image_width}, {image_height}), lambda s: s[1] >= {min_width} "
-         "AND s[1] <= {max_width} AND s[2] >= {min_height} AND s[2] <= {max_height})")
-KEEP = (f"(len({{image_width}}) = 0 OR CASE WHEN {{any_or_all}} = 'any' THEN list_bool_or({_PASS}) "
-        f"ELSE list_bool_and({_PASS}) END)")
+KEEP = shape_keep("image_width", "image_height")
 
 
 @filter_op("image_shape_filter", stat={"image_width": pa.list_(pa.int64()), "image_height": pa.list_(pa.int64())},
            modality="image", inputs=("images",), requires=("Pillow",), keep=KEEP,
-           rule_params={"min_width": 1, "max_width": sys.maxsize, "min_height": 1, "max_height": sys.maxsize,
-                        "any_or_all": "any"})
+           rule_params=SHAPE_RULE)
 def image_shape(batch: MediaBatch) -> dict[str, pa.Array]:
     """Width and height in pixels of each image (read from its header).
 

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from juicedb.registry import Constraint, Param, filter_op
-from juicedb.udfs.common.media import MediaBatch
+from juicedb.udfs.common.media import MediaBatch, any_all_keep
 
 UNITS = ("b", "kb", "mb", "gb", "tb", "pb", "eb", "zb", "yb")
 _STEP = {**{u: i for i, u in enumerate(UNITS)}, **{u[0] + "ib": i for i, u in enumerate(UNITS) if i}, "": 0}
@@ -50,9 +50,7 @@ def _bytes_sql(param: str) -> str:
             f"lower(regexp_replace({{{param}}}, '[^[:alpha:]]', '', 'g')) {steps} END)))")
 
 
-_PASS = f"list_transform({{image_sizes}}, lambda s: s >= {_bytes_sql('min_size')} AND s <= {_bytes_sql('max_size')})"
-KEEP = (f"(len({{image_sizes}}) = 0 OR CASE WHEN {{any_or_all}} = 'any' THEN list_bool_or({_PASS}) "
-        f"ELSE list_bool_and({_PASS}) END)")
+KEEP = any_all_keep("{image_sizes}", f"v >= {_bytes_sql('min_size')} AND v <= {_bytes_sql('max_size')}")
 
 
 @filter_op("image_size_filter", stat="image_sizes", stat_type=pa.list_(pa.int64()), modality="image",

@@ -1,0 +1,7 @@
+"""Video operators, one module each."""
+
+from juicedb.udfs.video import (  # noqa: F401  (registration happens on import)
+    video_aspect_ratio,
+    video_duration,
+    video_resolution,
+)
