@@ -3,5 +3,6 @@
 from juicedb.udfs.video import (  # noqa: F401  (registration happens on import)
     video_aspect_ratio,
     video_duration,
+    video_motion_score,
     video_resolution,
 )
