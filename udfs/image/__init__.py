@@ -2,6 +2,7 @@
 
 from juicedb.udfs.image import (  # noqa: F401  (registration happens on import)
     image_aspect_ratio,
+    image_deduplicator,
     image_nsfw,
     image_shape,
     image_size,
