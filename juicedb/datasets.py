@@ -134,8 +134,8 @@ def _to_table(rows: list[dict[str, Any]], text_key: str) -> pa.Table:
             cols[name] = pa.array(values, pa.int64())
         elif name == text_key:
             cols[name] = pa.array(values, pa.string())
-        elif name in MEDIA_KEYS:
-            cols[name] = pa.array(values, pa.list_(pa.string()))
+        elif name in MEDIA_KEYS:  # a sample without the key (or with null) has no media, as in DJ: []
+            cols[name] = pa.array([[] if v is None else v for v in values], pa.list_(pa.string()))
         else:
             cols[name] = pa.array(values, pa.string())
     table = pa.table(cols)

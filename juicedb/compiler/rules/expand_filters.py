@@ -35,7 +35,12 @@ def expand_call(spec: OpSpec, node: exp.Expression) -> exp.Expression:
                  for s in spec.stats}
         rule = spec.keep.format(**calls, **{k: to_literal(v).sql(dialect="duckdb") for k, v in rules.items()})
         pred = exp.Paren(this=sqlglot.parse_one(rule, read="duckdb"))
-        return exp.Not(this=pred) if flags["reversed_range"] else pred
+        out = exp.Not(this=pred) if flags["reversed_range"] else pred
+        # a rule over list stats reads badly once expanded: explain, the run summary and the trace
+        # name the predicate as the user wrote it (the WHERE's flatten() unwraps the parentheses)
+        for n in (out, pred.unnest()):
+            n.meta["written"] = node.sql(dialect="duckdb", normalize_functions=False)
+        return out
     terms: list[exp.Expression] = []
     for name, b in bounds.items():
         value = limits[name]

@@ -50,7 +50,8 @@ def split_conjuncts(ctx: Context) -> Context:
                     raise RecipeError(f"{written_sql(term, ctx.calls)}: a deduplicator must be a whole "
                                       "AND term of the WHERE, e.g. WHERE ... AND document_deduplicator(text)")
                 dedup = int(col.name[6:].removesuffix("_keep"))
-        ctx.conjuncts.append(Conjunct(term, written_sql(term, ctx.calls), ids, pos, dedup))
+        text = term.meta.get("written") or written_sql(term, ctx.calls)
+        ctx.conjuncts.append(Conjunct(term, text, ids, pos, dedup))
     for col in ctx.stmt.find_all(exp.Column):
         if col.name.endswith("_keep") and col.name.startswith("__jdb_") and not any(
                 c.expr is col for c in ctx.conjuncts):
