@@ -2,6 +2,7 @@
 
 from juicedb.udfs.video import (  # noqa: F401  (registration happens on import)
     video_aspect_ratio,
+    video_deduplicator,
     video_duration,
     video_motion_score,
     video_resolution,
