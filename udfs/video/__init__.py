@@ -5,5 +5,6 @@ from juicedb.udfs.video import (  # noqa: F401  (registration happens on import)
     video_deduplicator,
     video_duration,
     video_motion_score,
+    video_nsfw,
     video_resolution,
 )
