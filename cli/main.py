@@ -9,6 +9,7 @@ import typer
 
 from juicedb.cli.common import err_console
 from juicedb.cli.explain import explain
+from juicedb.cli.models import models
 from juicedb.cli.ops import ops
 from juicedb.cli.run import run
 from juicedb.cli.shell import shell
@@ -20,6 +21,7 @@ app.command()(run)
 app.command()(explain)
 app.command()(shell)
 app.command()(ops)
+app.command()(models)
 
 
 def main() -> None:
