@@ -7,7 +7,7 @@ from pathlib import Path
 
 from juicedb.cli.common import DEFAULT_WORKSPACE, WorkspaceOpt, print_table
 from juicedb.models import models_table
-from juicedb.udfs.common.causal_lm import CACHE_ENV
+from juicedb.udfs.common.onnx import CACHE_ENV
 
 
 def models(workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from juicedb.udfs.common.causal_lm import cache_root
+from juicedb.udfs.common.onnx import cache_root
 
 
 @dataclass(frozen=True)

