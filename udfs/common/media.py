@@ -10,9 +10,11 @@ it in ``errors``; the rest of the batch goes on. Null lists give null stats.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -65,6 +67,37 @@ def _label(item: Item) -> str:
     return item if isinstance(item, str) else f"<{len(item)} inline bytes>"
 
 
+@contextlib.contextmanager
+def open_image(item: Item) -> Iterator[Any]:
+    """The image as a lazily read PIL image; a missing or unreadable one raises ``MediaError`` naming it."""
+    image = _pil()
+    try:
+        with image.open(item if isinstance(item, str) else io.BytesIO(item)) as im:
+            yield im
+    except FileNotFoundError:
+        raise MediaError(f"image not found: {_label(item)}") from None
+    except (OSError, ValueError, image.DecompressionBombError) as e:
+        raise MediaError(f"cannot read image {_label(item)}: {e}") from None
+
+
+@contextlib.contextmanager
+def open_video(item: Item) -> Iterator[tuple[Any, Any, Any]]:
+    """``(av, container, first video stream)``; a missing or unreadable video raises ``MediaError`` naming it."""
+    try:
+        import av
+    except ImportError:
+        raise MissingDependencyError("video operators need PyAV: pip install 'juicedb[video]'") from None
+    try:
+        with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
+            if not container.streams.video:
+                raise MediaError(f"no video stream in {_label(item)}")
+            yield av, container, container.streams.video[0]
+    except FileNotFoundError:
+        raise MediaError(f"video not found: {_label(item)}") from None
+    except av.FFmpegError as e:
+        raise MediaError(f"cannot read video {_label(item)}: {e}") from None
+
+
 class MediaBatch:
     """A batch of media lists with per-item facts read lazily and cached.
 
@@ -96,14 +129,8 @@ class MediaBatch:
         """(width, height) from the image's header (the pixels are not decoded)."""
         size = self._sizes.get(item)
         if size is None:
-            image = _pil()
-            try:
-                with image.open(item if isinstance(item, str) else io.BytesIO(item)) as im:
-                    size = im.size
-            except FileNotFoundError:
-                raise MediaError(f"image not found: {_label(item)}") from None
-            except (OSError, ValueError, image.DecompressionBombError) as e:
-                raise MediaError(f"cannot read image {_label(item)}: {e}") from None
+            with open_image(item) as im:
+                size = im.size
             self._sizes[item] = size
         return size
 
@@ -115,24 +142,12 @@ class MediaBatch:
         """
         info = self._videos.get(item)
         if info is None:
-            try:
-                import av
-            except ImportError:
-                raise MissingDependencyError("video operators need PyAV: pip install 'juicedb[video]'") from None
-            try:
-                with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
-                    if not container.streams.video:
-                        raise MediaError(f"no video stream in {_label(item)}")
-                    stream = container.streams.video[0]
-                    if stream.duration is not None:
-                        duration = round(stream.duration * stream.time_base)
-                    else:
-                        duration = round((container.duration or 0) / av.time_base)
-                    info = (duration, stream.codec_context.width, stream.codec_context.height)
-            except FileNotFoundError:
-                raise MediaError(f"video not found: {_label(item)}") from None
-            except av.FFmpegError as e:
-                raise MediaError(f"cannot read video {_label(item)}: {e}") from None
+            with open_video(item) as (av, container, stream):
+                if stream.duration is not None:
+                    duration = round(stream.duration * stream.time_base)
+                else:
+                    duration = round((container.duration or 0) / av.time_base)
+                info = (duration, stream.codec_context.width, stream.codec_context.height)
             self._videos[item] = info
         return info
 
@@ -147,35 +162,23 @@ class MediaBatch:
         found = self._frames.get(key)
         if found is not None:
             return found
-        try:
-            import av
-        except ImportError:
-            raise MissingDependencyError("video operators need PyAV: pip install 'juicedb[video]'") from None
-        try:
-            with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
-                if not container.streams.video:
-                    raise MediaError(f"no video stream in {_label(item)}")
-                stream = container.streams.video[0]
-                if method == "all_keyframes":
-                    stream.codec_context.skip_frame = "NONKEY"
-                    found = [f.to_image() for f in container.decode(stream)]
-                else:
-                    duration = float(stream.duration * stream.time_base) if stream.duration else \
-                        (container.duration or 0) / av.time_base
-                    times = [duration / 2] if num == 1 else [duration * i / (num - 1) for i in range(num)]
-                    found, last = [], None
-                    for f in container.decode(stream):
-                        last = f
-                        while len(found) < len(times) and (f.time or 0.0) >= times[len(found)]:
-                            found.append(f.to_image())
-                        if len(found) == len(times):
-                            break
-                    while last is not None and len(found) < len(times):
-                        found.append(last.to_image())
-        except FileNotFoundError:
-            raise MediaError(f"video not found: {_label(item)}") from None
-        except av.FFmpegError as e:
-            raise MediaError(f"cannot read video {_label(item)}: {e}") from None
+        with open_video(item) as (av, container, stream):
+            if method == "all_keyframes":
+                stream.codec_context.skip_frame = "NONKEY"
+                found = [f.to_image() for f in container.decode(stream)]
+            else:
+                duration = float(stream.duration * stream.time_base) if stream.duration else \
+                    (container.duration or 0) / av.time_base
+                times = [duration / 2] if num == 1 else [duration * i / (num - 1) for i in range(num)]
+                found, last = [], None
+                for f in container.decode(stream):
+                    last = f
+                    while len(found) < len(times) and (f.time or 0.0) >= times[len(found)]:
+                        found.append(f.to_image())
+                    if len(found) == len(times):
+                        break
+                while last is not None and len(found) < len(times):
+                    found.append(last.to_image())
         self._frames[key] = found
         return found
 

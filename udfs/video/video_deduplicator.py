@@ -10,13 +10,11 @@ never a duplicate; nor is one whose video cannot be read (an ``errors`` row).
 from __future__ import annotations
 
 import hashlib
-import io
 
 import pyarrow as pa
 
-from juicedb.errors import MissingDependencyError
 from juicedb.registry import dedup_op
-from juicedb.udfs.common.media import MediaBatch, MediaError
+from juicedb.udfs.common.media import MediaBatch, open_video
 
 
 def stream_md5(items: list[str | bytes]) -> str:
@@ -26,21 +24,12 @@ def stream_md5(items: list[str | bytes]) -> str:
     >>> stream_md5([str(SHARED_DATA / "media" / "video1.mp4")])
     '80ba761f8dcb683028e8c3acd90405dd'
     """
-    try:
-        import av
-    except ImportError:
-        raise MissingDependencyError("video_deduplicator needs PyAV: pip install 'juicedb[video]'") from None
     md5 = hashlib.md5()
     for item in dict.fromkeys(items):
-        try:
-            with av.open(item if isinstance(item, str) else io.BytesIO(item)) as container:
-                for packet in container.demux():
-                    if packet.stream.type == "video":
-                        md5.update(bytes(packet))
-        except FileNotFoundError:
-            raise MediaError(f"video not found: {item}") from None
-        except av.FFmpegError as e:
-            raise MediaError(f"cannot read video {item if isinstance(item, str) else 'inline bytes'}: {e}") from None
+        with open_video(item) as (_, container, _stream):
+            for packet in container.demux():
+                if packet.stream.type == "video":
+                    md5.update(bytes(packet))
     return md5.hexdigest()
 
 
