@@ -20,9 +20,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from juicedb.datasets import MEDIA_KEYS
 from juicedb.errors import JuicedbError, ParamError
 from juicedb.registry import OpSpec, Param, all_ops, get_op
-from juicedb.udfs.common.media import MediaBatch
+from juicedb.udfs.common.media import MediaBatch, PairBatch
 from juicedb.udfs.common.text import TextBatch
 
 _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
@@ -52,15 +53,17 @@ def sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch | MediaBatch:
-    """The shared-intermediates batch for an operator's modality."""
+def make_batch(spec: OpSpec, values: pa.Array | pa.ChunkedArray) -> TextBatch | MediaBatch | PairBatch:
+    """The shared-intermediates batch for an operator's modality (several inputs arrive as one struct)."""
+    if len(spec.inputs) > 1:
+        return PairBatch(values)
     return MediaBatch(values) if spec.modality in ("image", "video") else TextBatch(values)
 
 
 Outputs = tuple[dict[str, pa.Array], dict[int, str]]
 
 
-def compute_rows(spec: OpSpec, batch: TextBatch | MediaBatch, params: dict[str, Any]) -> Outputs:
+def compute_rows(spec: OpSpec, batch: TextBatch | MediaBatch | PairBatch, params: dict[str, Any]) -> Outputs:
     """Compute a batch; if it fails, compute row by row so one bad row costs one row.
 
     Returns the outputs (null where a row failed) and ``{row index: error message}``.
@@ -119,7 +122,12 @@ def _udf(spec: OpSpec, key: str) -> Callable[..., pa.Array]:
     cache: dict[tuple, dict[str, Any]] = {}
     out_type = _output_types(spec)[key]
 
-    def udf(values: pa.Array, *param_arrays: pa.Array) -> pa.Array:
+    def udf(*arrays: pa.Array) -> pa.Array:
+        n = len(spec.inputs)
+        values, param_arrays = arrays[0], arrays[n:]
+        if n > 1:  # the planned path's struct, built here for a plain call
+            values = pa.StructArray.from_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+                                                 for a in arrays[:n]], names=list(spec.inputs))
         raw = tuple(_constant(p, a) for p, a in zip(spec.params, param_arrays))
         if raw not in cache:
             cache[raw] = spec.resolve_params(dict(zip((p.name for p in spec.params), raw)))
@@ -137,8 +145,9 @@ def _udf(spec: OpSpec, key: str) -> Callable[..., pa.Array]:
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Register every operator's UDF and macros on ``con``."""
     for spec in all_ops():
-        media = spec.modality in ("image", "video")  # a list of paths per sample
-        in_types = ["VARCHAR[]" if media else "VARCHAR"] * len(spec.inputs) + [_SQL_TYPES[p.type] for p in spec.params]
+        # a media input is a list of paths per sample
+        in_types = ["VARCHAR[]" if i in MEDIA_KEYS else "VARCHAR" for i in spec.inputs] + \
+            [_SQL_TYPES[p.type] for p in spec.params]
         inputs = list(spec.inputs)
         args = ", ".join(inputs + [f"{p.name} := {sql_literal(p.default)}" for p in spec.params])
         call_args = ", ".join(inputs + [p.name for p in spec.params])

@@ -264,3 +264,40 @@ def test_gpu_model_operators_stay_in_the_main_process():
     assert not _poolable(get_op("perplexity_filter"))  # ONNX Runtime uses every core (or the GPU) itself
     assert _poolable(get_op("language_id_score_filter")) and _poolable(get_op("text_action_filter"))
     assert _poolable(get_op("character_repetition_filter"))
+
+
+@pytest.fixture
+def pair_probe():
+    """A two-input (text, images) operator, as image-text models are: words times images."""
+    seen: list[tuple] = []
+
+    @filter_op("pair_probe_filter", stat="pair_probe", stat_type=pa.int64(), cost="model", modality="multimodal",
+               inputs=("text", "images"), bounds={"min_score": ("min", 0)})
+    def pair_probe(batch):
+        seen.extend(zip(batch.text.strings, batch.media.lists))
+        return pa.array([len(t.split()) * len(m) for t, m in zip(batch.text.strings, batch.media.lists)], pa.int64())
+
+    yield seen
+    unregister("pair_probe_filter")
+
+
+def test_an_operator_with_text_and_images_inputs(tmp_path, pair_probe):
+    import json
+    samples = [{"text": "one two three", "images": ["a.jpg", "b.jpg"]}, {"text": "x", "images": []},
+               {"text": "one two three", "images": ["a.jpg", "b.jpg"]}, {"text": "four five", "images": ["c.jpg"]}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(f"SELECT text, pair_probe(text, images) AS n FROM dataset('{path}') "
+                     "WHERE pair_probe_filter(text, images, min_score := 2) AND text_len(text) >= 2")
+        again = ws.run(f"SELECT pair_probe(text, images) AS n FROM dataset('{path}')")
+        plain = ws.sql("SELECT pair_probe('a b c d', ['x.png']) AS n").column("n").to_pylist()
+    assert out.to_pylist() == [{"text": "one two three", "n": 6}, {"text": "one two three", "n": 6},
+                               {"text": "four five", "n": 2}]
+    assert again.column("n").to_pylist() == [6, 0, 6, 2]
+    # the survivors of text_len, each distinct (text, images) pair once (paths resolved against the dataset);
+    # the rerun reads the cache but for "x"; the plain call goes through the UDF
+    seen = [(t, [p.rsplit("/", 1)[-1] for p in m]) for t, m in pair_probe]
+    assert sorted(seen[:2]) == [("four five", ["c.jpg"]), ("one two three", ["a.jpg", "b.jpg"])]
+    assert seen[2:] == [("x", []), ("a b c d", ["x.png"])]
+    assert plain == [4]

@@ -196,3 +196,26 @@ class MediaBatch:
         """A list per sample of ``fn(item)`` for each of its items (null list for a null sample)."""
         out = [None if items is None else [fn(i) for i in items] for items in self.lists]
         return pa.array(out, pa.list_(type_))
+
+
+class PairBatch:
+    """A batch of samples' text and media (image-text, video-text operators): ``.text`` and ``.media``.
+
+    The engine hands these operators one struct per sample (``{text, images}``).
+
+    >>> b = PairBatch(pa.array([{"text": "a cat", "images": ["cat.jpg"]}]))
+    >>> b.text.strings, b.media.lists
+    (['a cat'], [['cat.jpg']])
+    """
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray) -> None:
+        from juicedb.udfs.common.text import TextBatch
+
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        self.array = values
+        self.text = TextBatch(values.field(0))
+        self.media = MediaBatch(values.field(1))
+
+    def __len__(self) -> int:
+        return len(self.array)

@@ -37,12 +37,14 @@ def resolve_ops(ctx: Context) -> Context:
         output = spec.sql_name if role == "mapper" else (
             spec.stats[0].key if role == "deduplicator" else str(node.name if isinstance(node, exp.Anonymous)
                                                                  else node.sql_name()).lower())
-        input_sql = sql(inputs[0])
+        # several inputs (text and images) travel as one struct: one key, one batch, one cache entry per sample
+        input_sql = sql(inputs[0]) if len(inputs) == 1 else \
+            "struct_pack(" + ", ".join(f"{n} := {sql(i)}" for n, i in zip(spec.inputs, inputs)) + ")"
         key = (spec.name, output, role, tuple(sorted(params.items())), input_sql)
         if key not in seen:
             cid = len(ctx.calls) + 1
-            deps = tuple(sorted(int(c.name[6:]) for c in inputs[0].find_all(exp.Column)
-                                if c.name.startswith("__jdb_")))
+            deps = tuple(sorted({int(c.name[6:]) for i in inputs for c in i.find_all(exp.Column)
+                                 if c.name.startswith("__jdb_")}))
             closure = set(deps)
             for d in deps:
                 closure |= set(ctx.calls[d].deps)
