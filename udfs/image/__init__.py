@@ -6,4 +6,5 @@ from juicedb.udfs.image import (  # noqa: F401  (registration happens on import)
     image_nsfw,
     image_shape,
     image_size,
+    image_text_similarity,
 )

@@ -1,0 +1,105 @@
+"""image_text_similarity_filter on a tiny randomly initialised CLIP (transformers' architecture) built here.
+
+No CLIP weights ship in any package: the test saves a tiny CLIPModel and a word-level
+tokenizer as a HuggingFace folder; the operator converts it to ONNX once and must give
+the torch model's similarities, with transformers' own image preprocessing as the reference.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from juicedb.errors import MissingDependencyError
+from tests.conftest import SHARED_DATA
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+Image = pytest.importorskip("PIL.Image")
+tokenizers = pytest.importorskip("tokenizers")
+
+MEDIA = SHARED_DATA / "media"
+WORDS = "a the cat bus bed woman umbrella sofa on with photo of red black and white holding lying sleeps".split()
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    vocab = {"[PAD]": 0, "[UNK]": 1, "<|startoftext|>": 2, "<|endoftext|>": 3} | {w: i + 4 for i, w in enumerate(WORDS)}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.normalizer = tokenizers.normalizers.Lowercase()
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok.post_processor = tokenizers.processors.TemplateProcessing(
+        single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 2), ("<|endoftext|>", 3)])
+    tok.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(0)
+    cfg = transformers.CLIPConfig(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=16, pad_token_id=0, bos_token_id=2,
+                         eos_token_id=3),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8), projection_dim=16)
+    transformers.CLIPModel(cfg).eval().save_pretrained(folder)
+    transformers.CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+                                       ).save_pretrained(folder)
+    return folder
+
+
+def reference(folder, text: str, image_paths: list) -> list[float]:
+    """CLIP's cosine similarities with transformers' own model, image processor and the same tokenizer."""
+    model = transformers.CLIPModel.from_pretrained(folder).eval()
+    processor = transformers.CLIPImageProcessorPil.from_pretrained(folder)
+    pixels = processor(images=[Image.open(p).convert("RGB") for p in image_paths], return_tensors="pt")["pixel_values"]
+    enc = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text)
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([enc.ids]), attention_mask=torch.tensor([enc.attention_mask]),
+                    pixel_values=pixels)
+    return (out.image_embeds @ out.text_embeds[0]).tolist()
+
+
+def test_preprocessing_is_transformers(clip_dir) -> None:
+    from juicedb.udfs.common.clip import load_clip
+    clip = load_clip(str(clip_dir), "test")
+    processor = transformers.CLIPImageProcessorPil.from_pretrained(clip_dir)
+    for name in ("img2.jpg", "img3.jpg", "img1.png"):  # landscape, portrait, square
+        image = Image.open(MEDIA / name)
+        want = processor(images=[image.convert("RGB")], return_tensors="np")["pixel_values"][0]
+        np.testing.assert_allclose(clip.pixels(image), want, atol=1e-5)
+
+
+def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir) -> None:
+    img1, img2, img3 = (str(MEDIA / n) for n in ("img1.png", "img2.jpg", "img3.jpg"))
+    samples = [
+        {"text": "<__dj__image> a red bus", "images": [img2]},
+        {"text": "<__dj__image> a bed <|__dj__eoc|> no image here <|__dj__eoc|><__dj__image><__dj__image> "
+                 "a woman holding an umbrella", "images": [img1, img3, img2]},
+        {"text": "a caption without images"},
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    model = str(clip_dir)
+    rows = ws.sql(f"SELECT image_text_similarity(text, images, model := '{model}') AS s, "
+                  f"image_text_similarity(text, images, model := '{model}', reduce_mode := 'max') AS m "
+                  f"FROM dataset('{path}')").to_pylist()
+    bus = reference(clip_dir, "a red bus", [img2])
+    bed = reference(clip_dir, "a bed", [img1])
+    woman = reference(clip_dir, "a woman holding an umbrella", [img3, img2])
+    assert rows[0]["s"] == pytest.approx(bus, abs=1e-4)
+    assert rows[1]["s"] == pytest.approx([bed[0], sum(woman) / 2], abs=1e-4)  # one value per chunk with images
+    assert rows[1]["m"] == pytest.approx([bed[0], max(woman)], abs=1e-4)
+    assert rows[2] == {"s": [], "m": []}
+    # the filter: DJ's rule over the chunks ('any' by default); no images: kept
+    lo = min(bus[0], bed[0], sum(woman) / 2)
+    kept = ws.run(f"SELECT text FROM dataset('{path}') WHERE image_text_similarity_filter(text, images, "
+                  f"model := '{model}', min_score := {lo + 1e-6}, max_score := 1.0, any_or_all := 'all')")
+    expected = [s["text"] for s, r in zip(samples, rows) if all(v >= lo + 1e-6 for v in r["s"])]
+    assert kept.column("text").to_pylist() == expected and samples[2]["text"] in expected and len(expected) < 3
+
+
+def test_a_model_that_is_not_there_is_a_clear_error(ws, tmp_path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"text": "<__dj__image> x", "images": [str(MEDIA / "img1.png")]}) + "\n")
+    with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace CLIP folder"):
+        ws.run(f"SELECT image_text_similarity(text, images, model := '{tmp_path / 'nope'}') FROM dataset('{path}')")
