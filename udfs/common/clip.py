@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from juicedb.errors import MissingDependencyError
+from juicedb.udfs.common.media import media_pool
 from juicedb.udfs.common.onnx import converted, session
 
 CONVERTER_VERSION = "1"
 CONVERT_EXTRA = "pip install 'juicedb[lm]'"  # torch + transformers, used once per model
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+IMAGE_RUN = 64  # images per ONNX run of the image tower
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def convert(source: ClipSource, dest: Path, op: str) -> None:
         raise MissingDependencyError(f"{op}: converting CLIP model {source.name!r} to ONNX (once) needs torch and "
                                      f"transformers: {CONVERT_EXTRA}") from None
     folder = Path(source.name)
-    if not folder.is_dir() and (source.name.startswith((".", "/", "~")) or folder.suffix or source.name.count("/") != 1):
+    hub_id = source.name.count("/") == 1 and not source.name.startswith((".", "/", "~")) and not folder.suffix
+    if not folder.is_dir() and not hub_id:
         raise MissingDependencyError(f"{op}: CLIP model {source.name!r} is not a folder; pass a local HuggingFace "
                                      "CLIP folder (config.json, weights, tokenizer) or, with a network, a hub id")
     try:
@@ -149,9 +152,10 @@ class Clip:
         arr = (arr - np.array(self.meta["mean"], dtype=np.float32)) / np.array(self.meta["std"], dtype=np.float32)
         return arr.transpose(2, 0, 1)
 
-    def image_embeds(self, images: list[Any], run: int = 64) -> np.ndarray:
-        parts = [self.image_session.run(None, {"pixel_values": np.stack([self.pixels(i) for i in images[s:s + run]])})
-                 [0] for s in range(0, len(images), run)]
+    def image_embeds(self, images: list[Any]) -> np.ndarray:
+        run, pool = IMAGE_RUN, media_pool()
+        parts = [self.image_session.run(None, {"pixel_values": np.stack(list(pool.map(self.pixels, images[s:s + run])))}
+                                        )[0] for s in range(0, len(images), run)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def text_embeds(self, texts: list[str]) -> np.ndarray:

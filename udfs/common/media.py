@@ -14,7 +14,9 @@ import contextlib
 import io
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
@@ -49,6 +51,19 @@ def shape_keep(width: str, height: str) -> str:
 
 # the shape rule's parameters and DJ's defaults
 SHAPE_RULE = {"min_width": 1, "max_width": sys.maxsize, "min_height": 1, "max_height": sys.maxsize, "any_or_all": "any"}
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def media_pool() -> ThreadPoolExecutor:
+    """Threads for decoding and preprocessing media, one per core: Pillow releases the GIL while it works."""
+    if not _POOL:
+        with _POOL_LOCK:
+            if not _POOL:
+                _POOL.append(ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="juicedb-media"))
+    return _POOL[0]
 
 
 class MediaError(Exception):

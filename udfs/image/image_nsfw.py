@@ -11,9 +11,7 @@ scores differ from DJ's. Images of a batch are scored together on ONNX Runtime
 
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -21,7 +19,7 @@ import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import filter_op
-from juicedb.udfs.common.media import MediaBatch, any_all_keep, open_image
+from juicedb.udfs.common.media import MediaBatch, any_all_keep, media_pool, open_image
 from juicedb.udfs.common.onnx import providers
 
 OP = "image_nsfw_filter"
@@ -53,24 +51,12 @@ def _prepare(item: str | bytes) -> np.ndarray:
         return preprocess(im)
 
 
-_POOL: list[ThreadPoolExecutor] = []
-
-
-def _pool() -> ThreadPoolExecutor:
-    # Pillow releases the GIL while it decodes, resizes and re-encodes: threads use every core
-    if not _POOL:
-        with _LOCK:
-            if not _POOL:
-                _POOL.append(ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="juicedb-nsfw"))
-    return _POOL[0]
-
-
 def score(items: list[Any], prepare: Any) -> np.ndarray:
     """Open-NSFW scores of ``items``, each made a model input by ``prepare`` on a thread per core."""
     classifier = load_classifier()
     scores = np.empty(len(items), dtype=np.float64)
     for start in range(0, len(items), MAX_RUN):
-        arrays = np.stack(list(_pool().map(prepare, items[start:start + MAX_RUN]))).astype(np.float32)
+        arrays = np.stack(list(media_pool().map(prepare, items[start:start + MAX_RUN]))).astype(np.float32)
         scores[start:start + len(arrays)] = classifier.score_array(arrays)
     return scores
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from juicedb.registry import OneOf, filter_op
 from juicedb.udfs.common.clip import load_clip
-from juicedb.udfs.common.media import PairBatch, any_all_keep, open_image
+from juicedb.udfs.common.media import PairBatch, any_all_keep, media_pool, open_image
 from juicedb.udfs.common.spacy_model import remove_special_tokens
 
 OP = "image_text_similarity_filter"
@@ -73,7 +73,8 @@ def image_text_similarity(batch: PairBatch, *, model: str = "openai/clip-vit-bas
     if not items:
         return pa.array([None if cs is None else [] for cs in per_sample], pa.list_(pa.float64()))
     clip = load_clip(model, OP)
-    image_vec = dict(zip(items, clip.image_embeds([_load(i, horizontal_flip, vertical_flip) for i in items])))
+    loaded = list(media_pool().map(lambda i: _load(i, horizontal_flip, vertical_flip), items))
+    image_vec = dict(zip(items, clip.image_embeds(loaded)))
     text_vec = dict(zip(texts, clip.text_embeds(texts)))
     reduce = REDUCE[reduce_mode]
     out = [None if cs is None else [float(reduce([float(image_vec[i] @ text_vec[t]) for i in imgs])) for t, imgs in cs]

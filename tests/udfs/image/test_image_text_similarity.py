@@ -21,7 +21,7 @@ Image = pytest.importorskip("PIL.Image")
 tokenizers = pytest.importorskip("tokenizers")
 
 MEDIA = SHARED_DATA / "media"
-WORDS = "a the cat bus bed woman umbrella sofa on with photo of red black and white holding lying sleeps".split()
+WORDS = ["a", "the", "cat", "bus", "bed", "woman", "umbrella", "sofa", "on", "with", "photo", "of", "red", "black", "and", "white", "holding", "lying", "sleeps"]
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,11 @@ def clip_dir(tmp_path_factory):
     tok.save(str(folder / "tokenizer.json"))
     torch.manual_seed(0)
     cfg = transformers.CLIPConfig(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=16, pad_token_id=0, bos_token_id=2,
-                         eos_token_id=3),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=32, patch_size=8), projection_dim=16)
+        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                         "num_attention_heads": 2, "max_position_embeddings": 16, "pad_token_id": 0, "bos_token_id": 2,
+                         "eos_token_id": 3},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                           "image_size": 32, "patch_size": 8}, projection_dim=16)
     transformers.CLIPModel(cfg).eval().save_pretrained(folder)
     transformers.CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
                                        ).save_pretrained(folder)
