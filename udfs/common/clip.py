@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 
 from juicedb.errors import MissingDependencyError
 from juicedb.udfs.common.media import media_pool
-from juicedb.udfs.common.onnx import converted, session
+from juicedb.udfs.common.onnx import converted, load_once, session
 
 CONVERTER_VERSION = "1"
 CONVERT_EXTRA = "pip install 'juicedb[lm]'"  # torch + transformers, used once per model
@@ -167,18 +166,7 @@ class Clip:
         return self.text_session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
 
-_LOADED: dict[str, Clip] = {}
-_LOCK = threading.Lock()
-
-
 def load_clip(model: str, op: str) -> Clip:
     """The CLIP named ``model``, converted on first use and loaded once per process."""
-    clip = _LOADED.get(model)
-    if clip is None:
-        with _LOCK:
-            clip = _LOADED.get(model)
-            if clip is None:
-                source = ClipSource(model)
-                clip = Clip(converted(source.key(), lambda dest: convert(source, dest, op)), op)
-                _LOADED[model] = clip
-    return clip
+    source = ClipSource(model)
+    return load_once("clip", model, lambda: Clip(converted(source.key(), lambda dest: convert(source, dest, op)), op))

