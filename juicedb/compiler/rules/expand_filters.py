@@ -12,7 +12,7 @@ import sqlglot
 from sqlglot import exp
 
 from juicedb.compiler.plan import Context
-from juicedb.compiler.rules._util import op_of, split_args, to_literal
+from juicedb.compiler.rules._util import op_of, split_args, sql, to_literal
 from juicedb.errors import ParamError
 from juicedb.registry import OpSpec
 
@@ -31,7 +31,7 @@ def expand_call(spec: OpSpec, node: exp.Expression) -> exp.Expression:
     stat_args = [*(i.copy() for i in inputs),
                  *(exp.PropertyEQ(this=exp.to_identifier(k), expression=to_literal(v)) for k, v in named.items())]
     if spec.keep is not None:
-        calls = {s.key: exp.Anonymous(this=s.key, expressions=[a.copy() for a in stat_args]).sql(dialect="duckdb")
+        calls = {s.key: sql(exp.Anonymous(this=s.key, expressions=[a.copy() for a in stat_args]))
                  for s in spec.stats}
         rule = spec.keep.format(**calls, **{k: to_literal(v).sql(dialect="duckdb") for k, v in rules.items()})
         pred = exp.Paren(this=sqlglot.parse_one(rule, read="duckdb"))

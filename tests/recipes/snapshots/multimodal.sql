@@ -7,7 +7,7 @@
 --     2. image_aspect_ratio_filter(images, min_ratio := 0.75, max_ratio := 2.0)    (written #2; no stats yet; rank 8.20)
 --   stage 3 [cheap]: compute video_duration(videos)
 --     3. video_duration_filter(videos, max_duration := 30)    (written #4; no stats yet; rank 8.20)
---   stage 4 [cheap]: compute IMAGE_WIDTH(images), IMAGE_HEIGHT(images)
+--   stage 4 [cheap]: compute image_width(images), image_height(images)
 --     4. image_shape_filter(images, min_width := 300, min_height := 300)    (written #3; no stats yet; rank 16.20)
 --   stage 5 [expensive]: compute video_motion_score(videos)
 --     5. video_motion_score_filter(videos, min_score := 0.25)    (written #6; no stats yet; rank 400.20)
