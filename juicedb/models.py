@@ -77,7 +77,7 @@ def models_table(cache: Path | None = None) -> pa.Table:
     for meta in sorted(cache.glob("*/meta.json")) if cache.is_dir() else []:
         info = json.loads(meta.read_text())
         rows.append({"model": f"{info['source']} (ONNX, converted)", "kind": "converted",
-                     "operators": "perplexity_filter", "package": None, "installed": True,
+                     "operators": info.get("operators"), "package": None, "installed": True,
                      "location": str(meta.parent), "size_mb": _size_mb(meta.parent), "install": None})
     return pa.Table.from_pylist(rows, schema=pa.schema([
         ("model", pa.string()), ("kind", pa.string()), ("operators", pa.string()), ("package", pa.string()),

@@ -23,11 +23,12 @@ def test_packaged_models_are_located_or_named_with_their_install(monkeypatch, tm
 def test_converted_models_in_the_cache_are_listed(tmp_path) -> None:
     folder = tmp_path / "smollm2-135m-abc"
     folder.mkdir()
-    (folder / "meta.json").write_text(json.dumps({"source": "smollm2-135m", "boundary": 0}))
+    (folder / "meta.json").write_text(json.dumps({"source": "smollm2-135m", "operators": "perplexity_filter"}))
     (folder / "model.onnx.data").write_bytes(b"\0" * (3 * 2**20))
     [row] = [r for r in models.models_table(tmp_path).to_pylist() if r["kind"] == "converted"]
     assert row["model"] == "smollm2-135m (ONNX, converted)"
     assert row["location"] == str(folder) and row["size_mb"] == 3.0
+    assert row["operators"] == "perplexity_filter"
 
 
 def test_cli_lists_them(tmp_path) -> None:

@@ -148,7 +148,8 @@ def convert(source: Source, dest: Path, op: str) -> None:
               location="model.onnx.data")
     raw.unlink()
     tok.backend_tokenizer.save(str(dest / "tokenizer.json"))
-    meta = {"source": source.name, "boundary": int(boundary), "context": context, "converter": CONVERTER_VERSION}
+    meta = {"source": source.name, "operators": "perplexity_filter", "boundary": int(boundary), "context": context,
+            "converter": CONVERTER_VERSION}
     (dest / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
