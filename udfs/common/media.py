@@ -113,6 +113,13 @@ def open_video(item: Item) -> Iterator[tuple[Any, Any, Any]]:
         raise MediaError(f"cannot read video {_label(item)}: {e}") from None
 
 
+def _seconds(av: Any, container: Any, stream: Any) -> float:
+    """The first video stream's duration (the container's where the stream has none), DJ's reading."""
+    if stream.duration is not None:
+        return stream.duration * stream.time_base
+    return (container.duration or 0) / av.time_base
+
+
 class MediaBatch:
     """A batch of media lists with per-item facts read lazily and cached.
 
@@ -158,11 +165,8 @@ class MediaBatch:
         info = self._videos.get(item)
         if info is None:
             with open_video(item) as (av, container, stream):
-                if stream.duration is not None:
-                    duration = round(stream.duration * stream.time_base)
-                else:
-                    duration = round((container.duration or 0) / av.time_base)
-                info = (duration, stream.codec_context.width, stream.codec_context.height)
+                info = (round(_seconds(av, container, stream)), stream.codec_context.width,
+                        stream.codec_context.height)
             self._videos[item] = info
         return info
 
@@ -182,8 +186,7 @@ class MediaBatch:
                 stream.codec_context.skip_frame = "NONKEY"
                 found = [f.to_image() for f in container.decode(stream)]
             else:
-                duration = float(stream.duration * stream.time_base) if stream.duration else \
-                    (container.duration or 0) / av.time_base
+                duration = float(_seconds(av, container, stream))
                 times = [duration / 2] if num == 1 else [duration * i / (num - 1) for i in range(num)]
                 found, last = [], None
                 for f in container.decode(stream):
