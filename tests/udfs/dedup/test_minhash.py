@@ -60,17 +60,17 @@ def test_simhash_keeps_what_data_juicer_keeps(tmp_path, case):
     assert kept.column("i").to_pylist() == SIMHASH[case]["kept"]
 
 
-def test_vectorised_sha1_equals_hashlib():
+def test_compiled_sha1_equals_hashlib():
     import hashlib
 
     import numpy as np
 
-    from juicedb.udfs.dedup.minhash import _span_hashes
-    # every length around the one-block limit (55 bytes), multi-byte UTF-8, and the empty span
-    pieces = [("ab" * 40)[:n].encode() for n in range(0, 80)] + ["日本語のテキスト😊".encode() * k for k in (1, 2, 5)]
+    from juicedb.udfs.dedup._kernels import sha1_first_words
+    # every length up to three blocks (the one-block kernel takes <= 55 bytes), multi-byte UTF-8, the empty span
+    pieces = [bytes(range(7, 250))[:n] for n in range(0, 200)] + ["日本語のテキスト😊".encode() * k for k in (1, 2, 5)]
     data = b"".join(pieces)
     ends = np.cumsum([len(p) for p in pieces])
-    got = _span_hashes(data, ends - [len(p) for p in pieces], ends)
+    got = sha1_first_words(data, ends - [len(p) for p in pieces], ends)
     want = [int.from_bytes(hashlib.sha1(p).digest()[:4], "little") for p in pieces]
     assert got.tolist() == want
 
@@ -78,17 +78,16 @@ def test_vectorised_sha1_equals_hashlib():
 def test_signatures_equal_djs_uint64_arithmetic():
     import numpy as np
 
-    from juicedb.udfs.dedup.minhash import MAX_HASH, MERSENNE_PRIME, _signatures, _unsafe_hashes, permutations
+    from juicedb.udfs.dedup.minhash import MAX_HASH, MERSENNE_PRIME, _signatures, permutations
     rng = np.random.default_rng(7)
     for num_perm in (7, 256):
         a, b = permutations(num_perm)
-        unsafe = _unsafe_hashes(num_perm)
-        sizes = [1, 2, 3, 50, 1500, 3000]  # over 1024 tokens: a document is cut into pieces
+        sizes = [1, 2, 3, 50, 1500, 3000]
         docs = [rng.integers(0, 1 << 32, n, dtype=np.uint64) for n in sizes]
         docs[2] = np.array([5, 5, 5], dtype=np.uint64)  # repeats
-        docs[3][:10] = unsafe[:10]  # hashes whose 32-bit shortcut would be wrong: computed exactly
-        # near ties: two tokens whose 32-bit values under permutation k differ by d <= 7, so the
-        # shortcut cannot tell which is smaller and both are computed exactly
+        docs[3][:2] = [0, (1 << 32) - 1]
+        # near ties: two tokens whose low 32 bits under permutation k differ by d <= 7 (a 32-bit shortcut
+        # cannot tell which is smaller)
         for k in range(num_perm):
             a_lo = int(a[k]) & 0xFFFFFFFF
             if a_lo % 2:
@@ -103,3 +102,11 @@ def test_signatures_equal_djs_uint64_arithmetic():
             want = np.bitwise_and((d[:, None] * a + b) % MERSENNE_PRIME, MAX_HASH).min(axis=0)  # DJ's formula
             assert (got[i] == want).all(), (num_perm, i)
         assert (got[len(docs)] == MAX_HASH).all()  # a document without tokens
+
+
+def test_generated_sha1_kernel_is_up_to_date():
+    from pathlib import Path
+
+    from juicedb.udfs.dedup import kernels_gen
+    assert Path(kernels_gen.TARGET).read_text() == kernels_gen.source(), \
+        "run: python -m juicedb.udfs.dedup.kernels_gen"
