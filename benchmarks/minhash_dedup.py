@@ -15,6 +15,7 @@ against the most similar earlier original) is >= 0.7.
 
     python benchmarks/minhash_dedup.py --corpus /tmp/corpus/corpus.parquet --rows 120000
     python benchmarks/minhash_dedup.py ... --only juicedb    # skip the (slow) datasketch run
+    python benchmarks/minhash_dedup.py ... --bands 32x8      # also juicedb with 32 bands of 8 rows
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ def worker_datasketch(corpus: str, rows: int) -> dict:
     return {"seconds": time.perf_counter() - t0, "keep": keep, "peak_rss_mb": peak_mb(), "processes": 1}
 
 
-def worker_juicedb(corpus: str, rows: int, workdir: str, threads: int) -> dict:
+def worker_juicedb(corpus: str, rows: int, workdir: str, threads: int, bands: str = "") -> dict:
     import juicedb
+    args = ""
+    if bands:
+        b, r = bands.split("x")
+        args = f", num_bands := {int(b)}, num_rows_per_band := {int(r)}"
     with juicedb.open(workdir, threads=threads, workers=threads) as ws:
         ws.sql(f"CREATE TABLE docs AS SELECT row_number() OVER () - 1 AS i, text FROM read_parquet('{corpus}') "
                f"LIMIT {rows}")
         t0 = time.perf_counter()
-        kept = ws.run("SELECT i FROM docs WHERE document_minhash_deduplicator(text)").column("i").to_pylist()
+        kept = ws.run(f"SELECT i FROM docs WHERE document_minhash_deduplicator(text{args})").column("i").to_pylist()
         seconds = time.perf_counter() - t0
     keep = [False] * rows
     for i in kept:
@@ -106,10 +111,10 @@ def worker_juicedb(corpus: str, rows: int, workdir: str, threads: int) -> dict:
     return {"seconds": seconds, "keep": keep, "peak_rss_mb": peak_mb(), "processes": threads}
 
 
-def run(name: str, args: argparse.Namespace, workdir: str) -> dict:
+def run(name: str, args: argparse.Namespace, workdir: str, bands: str = "") -> dict:
     import psutil
     cmd = [sys.executable, __file__, "--worker", name, "--corpus", args.corpus, "--rows", str(args.rows),
-           "--threads", str(args.threads), "--workdir", workdir]
+           "--threads", str(args.threads), "--workdir", workdir, "--bands", bands]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         root, peak = psutil.Process(proc.pid), 0
@@ -132,6 +137,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=120_000)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--only", choices=["juicedb", "datasketch"], help="run one contender")
+    ap.add_argument("--bands", default="", help="also run juicedb with BxR bands x rows (e.g. 32x8: more recall "
+                    "near the threshold than DJ's 25x10, more false candidates)")
     ap.add_argument("--worker")
     ap.add_argument("--workdir")
     args = ap.parse_args()
@@ -139,7 +146,7 @@ def main() -> None:
         print(json.dumps(worker_datasketch(args.corpus, args.rows)))
         return
     if args.worker == "juicedb":
-        print(json.dumps(worker_juicedb(args.corpus, args.rows, args.workdir, args.threads)))
+        print(json.dumps(worker_juicedb(args.corpus, args.rows, args.workdir, args.threads, args.bands)))
         return
     args.corpus = str(Path(args.corpus).resolve())
     texts, kinds = load(args.corpus, args.rows)
@@ -147,6 +154,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {name: run(worker, args, f"{tmp}/ws" if worker == "juicedb" else tmp)
                    for name, worker in contenders.items() if args.only in (None, worker)}
+        if args.bands and args.only in (None, "juicedb"):
+            results[f"juicedb, {args.bands} bands x rows"] = run("juicedb", args, f"{tmp}/ws2", args.bands)
     planted = {i for i, k in enumerate(kinds) if k in ("exact_dup", "near_dup")}
     near = {i for i, k in enumerate(kinds) if k == "near_dup"}
     jaccard = near_dup_jaccard(texts, kinds)
@@ -176,8 +185,8 @@ def main() -> None:
             group = {i for i, j in jaccard.items() if lo <= j < hi}
             parts.append(f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}: {len(removed & group)}/{len(group)}")
         print(f"{name}: near-duplicates removed by true Jaccard: " + ", ".join(parts))
-    if len(results) == 2:
-        a, b = ({i for i, k in enumerate(r["keep"]) if not k} for r in results.values())
+    if len(results) >= 2 and args.only is None:
+        a, b = ({i for i, k in enumerate(r["keep"]) if not k} for r in list(results.values())[:2])
         print(f"agreement on removed rows: {len(a & b)} both, {len(a - b)} datasketch only, {len(b - a)} juicedb only")
 
 if __name__ == "__main__":
