@@ -2,6 +2,7 @@
 
 from juicedb.udfs.text import (  # noqa: F401  (registration happens on import)
     alphanumeric,
+    average_line_length,
     character_repetition,
     clean_copyright,
     clean_email,
@@ -11,6 +12,7 @@ from juicedb.udfs.text import (  # noqa: F401  (registration happens on import)
     fix_unicode,
     flagged_words,
     language_id,
+    maximum_line_length,
     perplexity,
     punctuation_normalization,
     remove_bibliography,
