@@ -40,7 +40,9 @@ def emit(ctx: Context) -> Context:
         if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
             star = e.this if isinstance(e, exp.Column) else e
             excluded = [*(star.args.get("except_") or star.args.get("except") or []), exp.column("__rid")]
-            new_star = exp.Star(**{"except_": excluded})
+            # REPLACE and RENAME stay: a Data-Juicer mapper chain is ``* REPLACE (mapped AS text)``
+            new_star = exp.Star(**{"except_": excluded, "replace": star.args.get("replace"),
+                                   "rename": star.args.get("rename")})
             e = exp.Column(this=new_star, table=exp.to_identifier(alias))
         exprs.append(e)
     select.set("expressions", exprs)
