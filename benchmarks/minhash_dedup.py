@@ -117,10 +117,15 @@ def run(name: str, args: argparse.Namespace, workdir: str, bands: str = "") -> d
            "--threads", str(args.threads), "--workdir", workdir, "--bands", bands]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        root, peak = psutil.Process(proc.pid), 0
+        root, peak, cpu = psutil.Process(proc.pid), 0, {}
         while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
-                peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+                for p in tree:  # CPU seconds of every process of the contender (the last reading of each)
+                    with contextlib.suppress(psutil.Error):
+                        t = p.cpu_times()
+                        cpu[p.pid] = t.user + t.system
             time.sleep(0.05)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -128,6 +133,7 @@ def run(name: str, args: argparse.Namespace, workdir: str, bands: str = "") -> d
         raise SystemExit(f"{name} failed:\n{stderr[-3000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
     result["peak_rss_mb"] = max(result["peak_rss_mb"], peak / 2**20)
+    result["cpu_seconds"] = sum(cpu.values())  # includes start-up and loading: an upper bound of the work's
     return result
 
 
@@ -164,11 +170,12 @@ def main() -> None:
     base = next(iter(results.values()))["seconds"]
     print(f"\n{args.rows} docs, {len(near)} planted near-duplicates ({len(similar)} with true Jaccard >= {THRESHOLD}), "
           f"{len(planted) - len(near)} exact copies")
-    print(f"{'contender':40s} {'s':>7s} {'docs/s/core':>12s} {'RSS MB':>8s} {'recall near':>12s} "
+    print(f"{'contender':40s} {'s':>7s} {'docs/s/core':>12s} {'docs/cpu-s':>11s} {'RSS MB':>8s} {'recall near':>12s} "
           f"{'near J>=0.7':>12s} {'recall all':>11s} {'planted share':>14s} {'time ratio':>10s}")
     for name, r in results.items():
         removed = {i for i, k in enumerate(r["keep"]) if not k}
         print(f"{name:40s} {r['seconds']:7.1f} {args.rows / r['seconds'] / r['processes']:12.0f} "
+              f"{args.rows / r['cpu_seconds']:11.0f} "
               f"{r['peak_rss_mb']:8.0f} {len(removed & near) / len(near):12.3f} "
               f"{len(removed & similar) / max(len(similar), 1):12.3f} "
               f"{len(removed & planted) / len(planted):11.3f} {len(removed & planted) / max(len(removed), 1):14.3f} "

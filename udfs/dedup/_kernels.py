@@ -15,6 +15,7 @@ from juicedb.udfs.dedup._sha1_block import sha1_rounds
 
 _M = np.uint64(0xFFFFFFFF)
 _H = np.array([0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0], dtype=np.uint32)
+PAD = 128 + 3     # zero bytes after the data: a block's words are read past its message's end
 MAX_BLOCKS = 16  # longer messages (over 1 KB, rare as shingles) go to hashlib
 CHUNK = 1 << 14   # messages per vectorised run: their block words (1 MB) stay in cache
 
@@ -47,20 +48,21 @@ def _block_words(be, starts, ends, block, words):  # pragma: no cover (compiled)
             words[15, i] = np.uint32((np.uint64(n) << np.uint64(3)) & _M)
 
 
-def sha1_first_words(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """First 4 bytes of SHA-1 of every span ``data[s:e]``, read little-endian (Data-Juicer's ``sha1_hash32``)."""
+def sha1_first_words(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """First 4 bytes of SHA-1 of every span ``data[s:e]``, read little-endian (Data-Juicer's ``sha1_hash32``).
+    ``data`` is bytes, or a uint8 array ending in ``PAD`` zero bytes that the spans do not cover."""
     out = np.empty(len(starts), dtype=np.uint32)
     if len(starts) == 0:
         return out
-    buf = np.frombuffer(data + bytes(128 + 3), dtype=np.uint8)
-    be = np.empty(len(data) + 128, dtype=np.uint32)  # a block's words are read past its message's end
+    buf = data if isinstance(data, np.ndarray) else np.frombuffer(bytes(data) + bytes(PAD), dtype=np.uint8)
+    be = np.empty(len(buf) - 3, dtype=np.uint32)
     _big_endian_words(buf, be)
     for i in range(0, len(starts), CHUNK):
-        out[i:i + CHUNK] = _sha1_chunk(data, be, starts[i:i + CHUNK], ends[i:i + CHUNK])
+        out[i:i + CHUNK] = _sha1_chunk(buf, be, starts[i:i + CHUNK], ends[i:i + CHUNK])
     return out
 
 
-def _sha1_chunk(data: bytes, be: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _sha1_chunk(data: np.ndarray, be: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """``sha1_first_words`` of a few thousand messages: sorted by their number of blocks, block k of every
     message that has one is compressed in one vectorised ``sha1_rounds`` call."""
     out = np.empty(len(starts), dtype=np.uint32)
@@ -92,21 +94,114 @@ def _sha1_chunk(data: bytes, be: np.ndarray, starts: np.ndarray, ends: np.ndarra
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def minhash_minima(h, bounds, a, b, out):  # pragma: no cover (compiled)
-    """``out[d, k] = min(out[d, k], min over t in [bounds[d], bounds[d+1]) of ((h[t] * a[k] + b[k]) mod 2**64
-    mod P) & MAX_HASH)``, P = 2**61 - 1: Data-Juicer's permuted values in its uint64 arithmetic, exactly.
+def space_shingles(buf, doc_ends, window):  # pragma: no cover (compiled)
+    """Word shingles of the documents of ``buf`` (UTF-8; document d ends at ``doc_ends[d]``): tokens are the
+    runs of non-space bytes (DJ's ``split(" ")`` dropping empty strings: 0x20 is only ever a space in UTF-8),
+    a shingle is ``window`` consecutive tokens of one document joined by single spaces.
 
-    x mod P is y = (x & P) + (x >> 61) (2**61 = 1 mod P), minus P when y >= P, i.e. when y + 1 >= 2**61;
-    branch-free, the loop over permutations vectorises (SIMD 64-bit multiply and min)."""
-    p = np.uint64((1 << 61) - 1)
-    s61, one = np.uint64(61), np.uint64(1)
-    m = np.empty(a.shape[0], dtype=np.uint64)
+    Returns the documents' tokens joined by single spaces (then ``PAD`` zero bytes), and each shingle's
+    start, end and document."""
+    n_tok = 0
+    begin = 0
+    for d in range(len(doc_ends)):
+        inside = False
+        for p in range(begin, doc_ends[d]):
+            word = buf[p] != 32
+            n_tok += word and not inside
+            inside = word
+        begin = doc_ends[d]
+    out = np.zeros(len(buf) + PAD, dtype=np.uint8)
+    tok_start = np.empty(n_tok, dtype=np.int64)
+    tok_end = np.empty(n_tok, dtype=np.int64)
+    tok_doc = np.empty(n_tok, dtype=np.int64)
+    q = 0
+    i = 0
+    begin = 0
+    for d in range(len(doc_ends)):
+        p, end, first = begin, doc_ends[d], True
+        while p < end:
+            if buf[p] == 32:
+                p += 1
+                continue
+            if not first:
+                out[q] = 32
+                q += 1
+            tok_start[i] = q
+            while p < end and buf[p] != 32:
+                out[q] = buf[p]
+                q += 1
+                p += 1
+            tok_end[i] = q
+            tok_doc[i] = d
+            i += 1
+            first = False
+        begin = end
+    n_sh = 0
+    for t in range(n_tok - window + 1):
+        n_sh += tok_doc[t] == tok_doc[t + window - 1]
+    starts = np.empty(n_sh, dtype=np.int64)
+    ends = np.empty(n_sh, dtype=np.int64)
+    docs = np.empty(n_sh, dtype=np.int64)
+    j = 0
+    for t in range(n_tok - window + 1):
+        if tok_doc[t] == tok_doc[t + window - 1]:
+            starts[j], ends[j], docs[j] = tok_start[t], tok_end[t + window - 1], tok_doc[t]
+            j += 1
+    out[q:q + PAD] = 0
+    return out[:q + PAD], starts, ends, docs
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _permuted(h, a, b):  # pragma: no cover (compiled)
+    """Data-Juicer's permuted value ``((h * a + b) mod 2**64 mod P) & MAX_HASH``, P = 2**61 - 1, exactly: x mod P
+    is y = (x & P) + (x >> 61) (2**61 = 1 mod P), minus P when y >= P, i.e. when y + 1 >= 2**61."""
+    x = h * a + b
+    y = (x & np.uint64((1 << 61) - 1)) + (x >> np.uint64(61))
+    return (y + ((y + np.uint64(1)) >> np.uint64(61))) & _M
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def minhash_minima(h, bounds, a, b, out):  # pragma: no cover (compiled)
+    """``out[d, k] = min(out[d, k], min over t in [bounds[d], bounds[d+1]) of _permuted(h[t], a[k], b[k]))``.
+
+    The scan runs in 32-bit SIMD arithmetic: the low word of h * a + b is lo = h * a_lo + b_lo (mod 2**32),
+    and when lo < 2**32 - 8 the permuted value is lo + (x >> 61), within 7 above lo (no carry out of the low
+    word; x mod P needs y >= P, whose low word is >= 2**32 - 8). So per permutation the scan keeps the smallest
+    lo, its token's hash and the smallest lo of any other hash; when that one is more than 7 above, the
+    smallest lo's token holds the minimum and only its exact value is computed. Otherwise (a near tie) or when
+    some lo is >= 2**32 - 8, every token is computed exactly for that permutation (rare: ~1e-6 per document).
+    """
+    n = a.shape[0]
+    a_lo = (a & _M).astype(np.uint32)
+    b_lo = (b & _M).astype(np.uint32)
+    top, unsafe_from = np.uint32(0xFFFFFFFF), np.uint32(0xFFFFFFF8)
+    m1 = np.empty(n, dtype=np.uint32)    # smallest lo
+    m2 = np.empty(n, dtype=np.uint32)    # smallest lo of any other hash
+    arg = np.empty(n, dtype=np.uint32)   # the hash with the smallest lo
+    risky = np.empty(n, dtype=np.uint32)
     for d in range(len(bounds) - 1):
-        m[:] = out[d]
-        for t in range(bounds[d], bounds[d + 1]):
-            hv = h[t]
-            for k in range(a.shape[0]):
-                x = hv * a[k] + b[k]
-                y = (x & p) + (x >> s61)
-                m[k] = min(m[k], (y + ((y + one) >> s61)) & _M)
-        out[d] = m
+        t0, t1 = bounds[d], bounds[d + 1]
+        if t0 == t1:
+            continue
+        m1[:] = top
+        m2[:] = top
+        arg[:] = 0
+        risky[:] = 0
+        for t in range(t0, t1):
+            hv = np.uint32(h[t])
+            for k in range(n):
+                lo = np.uint32(hv * a_lo[k] + b_lo[k])
+                low = m1[k]
+                again = (lo == low) & (hv == arg[k])  # the same hash again: not a second value
+                m2[k] = min(m2[k], top if again else max(low, lo))
+                arg[k] = hv if lo < low else arg[k]
+                m1[k] = min(low, lo)
+                risky[k] |= np.uint32(lo >= unsafe_from)
+        for k in range(n):
+            if risky[k] == 0 and m2[k] - m1[k] > np.uint32(7):
+                v = _permuted(np.uint64(arg[k]), a[k], b[k])
+            else:
+                v = _M
+                for t in range(t0, t1):
+                    v = min(v, _permuted(np.uint64(h[t]), a[k], b[k]))
+            out[d, k] = min(out[d, k], v)

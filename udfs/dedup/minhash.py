@@ -11,11 +11,11 @@ sharing any band key are joined (union-find) and the first row of each
 connected group is kept — exactly DJ's clustering, done by the engine over the
 rows that reach the deduplicator.
 
-Speed, bit for bit the same values: a batch is shingled with numpy over its
-UTF-8 bytes (space tokenization); the SHA-1 of every shingle and the minima
-over the 256 permutations run in compiled loops (numba, ``_kernels``): SHA-1
-vectorised across shingles (its rounds unrolled, SIMD lanes = shingles), the
-permutations in SIMD 64-bit arithmetic with DJ's ``mod P`` done branch-free.
+Speed, bit for bit the same values: a batch's shingles (space tokenization, over
+its UTF-8 bytes), their SHA-1s and the minima over the permutations run in
+compiled loops (numba, ``_kernels``): SHA-1 vectorised across shingles (its
+rounds unrolled, SIMD lanes = shingles), the permutations scanned in 32-bit SIMD
+arithmetic with DJ's exact 64-bit value computed for each minimum's token only.
 Memory is linear in the batch's bytes (a 10 MB document: a few hundred MB).
 """
 
@@ -39,16 +39,23 @@ _PUNCTUATION = regex.compile(r"\p{P}")
 
 @cache
 def optimal_param(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) minimising the equal-weighted false positive + false negative area (datasketch's rule)."""
-    from scipy import integrate
+    """(bands, rows) minimising the equal-weighted false positive + false negative area (datasketch's rule).
 
+    The two areas are integrals of polynomials of degree bands * rows <= num_perm, so Gauss-Legendre quadrature
+    with num_perm / 2 + 1 nodes is exact (DJ integrates them with scipy's adaptive quad: the same choices,
+    without importing scipy.integrate, ~1 s, in every worker)."""
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+    below, below_w = threshold * (x + 1) / 2, w * threshold / 2
+    above, above_w = threshold + (1 - threshold) * (x + 1) / 2, w * (1 - threshold) / 2
     best, opt = float("inf"), (0, 0)
     for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            fp, _ = integrate.quad(lambda s, b=b, r=r: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)
-            fn, _ = integrate.quad(lambda s, b=b, r=r: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)
-            if fp * 0.5 + fn * 0.5 < best:
-                best, opt = fp * 0.5 + fn * 0.5, (b, r)
+        r = np.arange(1, num_perm // b + 1, dtype=np.float64)[:, None]
+        fp = (1 - (1 - below ** r) ** b) @ below_w       # P(candidate) over similarities below the threshold
+        fn = (1 - (1 - (1 - above ** r) ** b)) @ above_w  # P(missed) over similarities above it
+        err = fp * 0.5 + fn * 0.5
+        i = int(np.argmin(err))
+        if err[i] < best:
+            best, opt = float(err[i]), (b, i + 1)
     return opt
 
 
@@ -70,42 +77,6 @@ def shingles(text: str, tokenization: str, window: int, unique: bool = True) -> 
     return set(grams) if unique else list(grams)
 
 
-def _space_shingles(data: bytes, doc_ends: np.ndarray, window: int) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """Word shingles of every document of ``data`` (documents end at ``doc_ends``): tokens are the runs of
-    non-space bytes (DJ's ``split(" ")`` dropping empty strings: a space is the only byte 0x20 in UTF-8), and
-    a shingle is ``window`` consecutive tokens of one document joined by single spaces.
-
-    Returns the documents' text with runs of spaces collapsed, each shingle's span in it, and its document.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    word = buf != 32
-    doc_starts = np.concatenate(([0], doc_ends[:-1]))
-    prev = np.zeros(len(buf), dtype=bool)
-    prev[1:] = word[:-1]
-    prev[doc_starts[doc_starts < doc_ends]] = False  # a document's first byte starts a token
-    nxt = np.zeros(len(buf), dtype=bool)
-    nxt[:-1] = word[1:]
-    nxt[doc_ends[doc_starts < doc_ends] - 1] = False
-    tok_start = np.flatnonzero(word & ~prev)
-    tok_end = np.flatnonzero(word & ~nxt) + 1
-    tok_doc = np.searchsorted(doc_ends, tok_start, side="right")
-    empty = np.zeros(0, dtype=np.int64)
-    if len(tok_start) < window:
-        return b"", empty, empty, empty
-    # keep the bytes of tokens and the one space after each token that is followed by a token of its document
-    last = np.ones(len(tok_start), dtype=bool)
-    last[:-1] = tok_doc[1:] != tok_doc[:-1]
-    keep = word.copy()
-    keep[tok_end[~last]] = True
-    first = np.flatnonzero(tok_doc[: len(tok_doc) - window + 1] == tok_doc[window - 1:])
-    starts, ends = tok_start[first], tok_end[first + window - 1]
-    if not keep.all():
-        pos = np.cumsum(keep, dtype=np.int32 if len(buf) < 1 << 31 else np.int64)  # new end of each byte
-        data = buf[keep].tobytes()
-        starts, ends = pos[starts] - 1, pos[ends - 1]
-    return data, starts, ends, tok_doc[first]
-
-
 def _signatures(h: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) -> np.ndarray:
     """MinHash signatures of ``n_docs`` documents from token hashes ``h`` (uint32) of documents ``doc`` (in any
     order; repeats allowed): per permutation, the minimum of DJ's permuted values, MAX_HASH without tokens."""
@@ -117,7 +88,7 @@ def _signatures(h: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) -> n
         order = np.argsort(doc, kind="stable")
         h, doc = h[order], doc[order]
     bounds = np.searchsorted(doc, np.arange(n_docs + 1))
-    minhash_minima(h.astype(np.uint64, copy=False), bounds, a, b, out)
+    minhash_minima(h.astype(np.uint32, copy=False), bounds, a, b, out)
     return out
 
 
@@ -154,10 +125,12 @@ def minhash_bands(batch: TextBatch, *,
         if ignore is not None:
             text = ignore.sub("", text)
         texts.append(text)
+    from juicedb.udfs.dedup._kernels import sha1_first_words, space_shingles
+
     if tokenization == "space":
         encoded = [t.encode() for t in texts]
         doc_ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
-        data, starts, ends, doc = _space_shingles(b"".join(encoded), doc_ends, window_size)
+        data, starts, ends, doc = space_shingles(np.frombuffer(b"".join(encoded), np.uint8), doc_ends, window_size)
     else:
         grams = [shingles(t, tokenization, window_size) for t in texts]
         counts = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
@@ -165,8 +138,6 @@ def minhash_bands(batch: TextBatch, *,
         ends = np.cumsum(np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)))
         starts = ends - np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
         data, doc = b"".join(flat), np.repeat(np.arange(len(grams)), counts)
-    from juicedb.udfs.dedup._kernels import sha1_first_words
-
     h = sha1_first_words(data, starts, ends)
     keys = band_keys(_signatures(h, doc, len(texts), num_permutations), num_bands, num_rows_per_band)
     flat = pa.array(keys.ravel(), pa.uint64())

@@ -43,6 +43,19 @@ def test_keeps_what_data_juicer_keeps(tmp_path, case):
 
 def test_dj_optimal_bands_and_rows():
     assert optimal_param(0.7, 256) == (25, 10)
+    from scipy import integrate
+
+    def djs(threshold: float, num_perm: int) -> tuple[int, int]:  # DJ's (datasketch's) loop with scipy's quad
+        best, opt = float("inf"), (0, 0)
+        for b in range(1, num_perm + 1):
+            for r in range(1, num_perm // b + 1):
+                fp = integrate.quad(lambda s, b=b, r=r: 1 - (1 - s ** r) ** b, 0.0, threshold)[0]
+                fn = integrate.quad(lambda s, b=b, r=r: (1 - s ** r) ** b, threshold, 1.0)[0]
+                if fp * 0.5 + fn * 0.5 < best:
+                    best, opt = fp * 0.5 + fn * 0.5, (b, r)
+        return opt
+    for threshold, num_perm in ((0.5, 64), (0.8, 128), (0.9, 32), (0.35, 100)):
+        assert optimal_param(threshold, num_perm) == djs(threshold, num_perm)
 
 
 SIMHASH = json.loads((FIXTURES / "dj_golden" / "simhash_kept.json").read_text())
@@ -86,6 +99,18 @@ def test_signatures_equal_djs_uint64_arithmetic():
         docs = [rng.integers(0, 1 << 32, n, dtype=np.uint64) for n in sizes]
         docs[2] = np.array([5, 5, 5], dtype=np.uint64)  # repeats
         docs[3][:2] = [0, (1 << 32) - 1]
+        # hashes whose low word of h * a + b is >= 2**32 - 8 under some permutation: there lo + (x >> 61)
+        # wraps past 2**32 and the 32-bit scan cannot bound the value, so it is computed exactly
+        for k in range(min(num_perm, 40)):
+            a_lo, b_lo = int(a[k]) & 0xFFFFFFFF, int(b[k]) & 0xFFFFFFFF
+            if a_lo % 2:
+                risky = [((1 << 32) - 1 - j - b_lo) * pow(a_lo, -1, 1 << 32) % (1 << 32) for j in range(8)]
+                docs.append(np.array([*risky, *rng.integers(0, 1 << 32, 5)], dtype=np.uint64))
+            elif a_lo:  # even: two different hashes 2**(32 - s) apart have the same low word (an exact tie)
+                s_ = (a_lo & -a_lo).bit_length() - 1
+                h1 = int(rng.integers(0, 1 << (32 - s_)))
+                docs += [np.array([h1 + (i << (32 - s_)), h1 + (j << (32 - s_))], dtype=np.uint64)
+                         for i, j in ((0, 1), (1, 0), (0, 3), (2, 1)) if max(i, j) < 1 << s_]
         # near ties: two tokens whose low 32 bits under permutation k differ by d <= 7 (a 32-bit shortcut
         # cannot tell which is smaller)
         for k in range(num_perm):
