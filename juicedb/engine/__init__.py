@@ -194,6 +194,15 @@ class Engine:
                          [fp, call.spec.name, json.dumps(call.params, default=str), name])
         return name
 
+    def write_table(self, name: str, table: pa.Table) -> None:
+        """Create (or replace) the workspace table ``name`` with the rows of an Arrow table."""
+        view = "__jdb_arrow_in"
+        self.con.register(view, table)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+
     # ------------------------------------------------------------------ compile and execute
 
     def compile(self, script: str, base_dir: Path | None = None) -> list[Compiled]:
@@ -359,21 +368,31 @@ class Engine:
         fetch = step * (4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]
+        needs = ", ".join(f"need_{c.id}" for c in calls)
+        pending: tuple[pa.Table, list, int] | None = None  # a chunk whose batches the workers are computing
+
+        def finish(chunk: pa.Table, parts: list, end: int) -> None:
+            parts = [p.result() for p in parts] if pool else parts
+            for j, call in enumerate(calls):
+                self._store(ctx, call, caches[call.id], chunk, [p[j] for p in parts], step, todo, keys, uid_sql)
+            if self.run is not None and self.run.on_progress:
+                self.run.on_progress(label, min(end, total), total)
+
         for start in range(0, total, fetch):
-            needs = ", ".join(f"need_{c.id}" for c in calls)
             chunk = self.con.sql(f"SELECT rn, x, {needs} FROM {todo} WHERE rn > {start} AND rn <= {start + fetch} "
                                  "ORDER BY rn").to_arrow_table()
             values = chunk.column("x").combine_chunks()
             # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
             slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
-            if pool:
-                parts = list(pool.map(compute_group_by_name, [by_name] * len(slices), slices))
+            if pool:  # the workers start on this chunk while the previous one is stored
+                parts = [pool.submit(compute_group_by_name, by_name, v) for v in slices]
             else:
                 parts = [compute_group([(c.spec, c.params) for c in calls], v) for v in slices]
-            for j, call in enumerate(calls):
-                self._store(ctx, call, caches[call.id], chunk, [p[j] for p in parts], step, todo, keys, uid_sql)
-            if self.run is not None and self.run.on_progress:
-                self.run.on_progress(label, min(start + fetch, total), total)
+            if pending is not None:
+                finish(*pending)
+            pending = (chunk, parts, start + fetch)
+        if pending is not None:
+            finish(*pending)
 
     def _store(self, ctx: Context, call: OpCall, cache: str, chunk: pa.Table, parts: list, step: int,
                todo: str, keys: str, uid_sql: str) -> None:
