@@ -20,18 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from juicedb.errors import MissingDependencyError
-from juicedb.udfs.common.hf_models import (
-    HfSource,
-    export,
-    image_settings,
-    load_pretrained,
-    need_torch,
-    pixels,
-    save_tokenizer,
-)
+from juicedb.udfs.common.hf_models import HfSource, export, open_checkpoint, open_tokenizer, pixels, read_meta
 from juicedb.udfs.common.media import media_pool
-from juicedb.udfs.common.onnx import converted, load_once, session
+from juicedb.udfs.common.onnx import session
 
 CONVERTER_VERSION = "1"
 WHAT = "BLIP image-text matching"
@@ -41,21 +32,11 @@ PAIR_RUN = 32  # (text, image) pairs per run of the matching graph
 
 def convert(source: HfSource, dest: Path, op: str) -> None:
     """Export ``source`` to ``dest``: image.onnx, itm.onnx, tokenizer.json, meta.json (written last)."""
-    source.check(op, WHAT)
-    torch, transformers = need_torch(op, WHAT, source.name)
-    model = load_pretrained(transformers.BlipForImageTextRetrieval, source.name, op, WHAT,
-                            dtype=torch.float32).eval()
-    processor_cls = getattr(transformers, "BlipImageProcessorPil", None) or transformers.BlipImageProcessor
+    checkpoint = open_checkpoint(source.name, dest, op, WHAT, "BlipForImageTextRetrieval", "BlipImageProcessor")
+    torch, model = checkpoint.torch, checkpoint.model
     side = model.config.vision_config.image_size
-    folder = Path(source.name)
-    if folder.is_dir() and not (folder / "preprocessor_config.json").is_file():
-        processor = processor_cls(size={"height": side, "width": side})
-    else:
-        processor = load_pretrained(processor_cls, source.name, op, WHAT)
-    dest.mkdir(parents=True)
-    pad_id, _ = save_tokenizer(source.name, dest, op, WHAT)
     meta = {"source": source.name, "operators": "image_text_matching_filter", "converter": CONVERTER_VERSION,
-            "image": image_settings(processor), "pad_id": pad_id,
+            "image": checkpoint.image, "pad_id": checkpoint.pad_id,
             # Data-Juicer: processor(..., truncation=True, max_length=text_config.max_position_embeddings)
             "max_length": model.config.text_config.max_position_embeddings}
 
@@ -95,14 +76,8 @@ class BlipItm:
     """A converted BLIP ITM model: matching probabilities of (text, image) pairs, batched on ONNX Runtime."""
 
     def __init__(self, folder: Path, op: str) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError:
-            raise MissingDependencyError(f"{op} needs tokenizers: pip install 'juicedb[text-models]'") from None
-        self.meta = json.loads((folder / "meta.json").read_text())
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.meta["max_length"])
+        self.meta = read_meta(folder)
+        self.tokenizer = open_tokenizer(folder, op, self.meta["max_length"])  # not padded: pairs are padded here
         self.image_session = session(folder / "image.onnx", op)
         self.itm_session = session(folder / "itm.onnx", op)
 
@@ -149,5 +124,4 @@ class BlipItm:
 def load_blip_itm(model: str, op: str) -> BlipItm:
     """The BLIP ITM model named ``model``, converted on first use and loaded once per process."""
     source = HfSource("blip-itm", model, CONVERTER_VERSION)
-    return load_once("blip-itm", model, lambda: BlipItm(converted(source.key(), lambda d: convert(source, d, op)),
-                                                       op))
+    return source.load(lambda dest: convert(source, dest, op), lambda folder: BlipItm(folder, op))

@@ -1,8 +1,9 @@
 """Image models of transformers run through ONNX Runtime: converted once, then scored in large batches.
 
 An image model (an aesthetics predictor, an image classifier) is named by a local
-HuggingFace folder or, on a machine with a network, a hub id. The first use loads
-it once with torch + transformers, wraps it in a small torch module whose output
+HuggingFace folder or, on a machine with a network, a hub id (its cache key and
+checks: ``juicedb.udfs.common.hf_models.HfSource``). The first use loads it once
+with torch + transformers, wraps it in a small torch module whose output
 is the number the operator wants, exports that to ONNX into the model cache
 (``juicedb.udfs.common.onnx``) and writes ``meta.json`` with the image
 preprocessing as data. Every later load needs only ONNX Runtime, numpy and Pillow.
@@ -23,9 +24,6 @@ resample filter; centre crop (zero padding where the image is smaller); multiply
 
 from __future__ import annotations
 
-import hashlib
-import json
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,52 +32,16 @@ import numpy as np
 import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
-from juicedb.udfs.common.media import Item, MediaBatch, media_pool, open_image
-from juicedb.udfs.common.onnx import converted, load_once, session
+from juicedb.udfs.common.hf_models import HfSource, export, read_meta, resize_image
+from juicedb.udfs.common.media import Item, MediaBatch, media_pool
+from juicedb.udfs.common.onnx import session
 
 CONVERTER_VERSION = "1"
-CONVERT_EXTRA = "pip install 'juicedb[lm]'"  # torch + transformers, used once per model
 RUN = 64  # images per ONNX run: (64, 3, 224, 224) float32 is 38 MB
 REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 
 # --------------------------------------------------------------------------- conversion (torch, once)
-
-def is_hub_id(name: str) -> bool:
-    """``owner/name`` that is not a path on this machine (the model then comes from the hub)."""
-    return (name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).suffix
-            and not Path(name).exists())
-
-
-def source_key(kind: str, name: str) -> str:
-    """The cache folder name of ``name`` converted as ``kind``: a changed file in the folder is a new key."""
-    h = hashlib.sha1(f"{kind}-v{CONVERTER_VERSION}:{name}".encode())
-    folder = Path(name)
-    for f in sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []:
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in folder.name)[:40]
-    return f"{kind}-{slug}-{h.hexdigest()[:12]}"
-
-
-def check_source(name: str, op: str, what: str) -> None:
-    """A clear error when ``name`` is neither a folder nor a hub id."""
-    if not Path(name).is_dir() and not is_hub_id(name):
-        raise MissingDependencyError(f"{op}: {what} {name!r} is not a folder; pass a local HuggingFace folder "
-                                     "(config.json, weights, preprocessor_config.json) or, on a machine with a "
-                                     "network, a hub id")
-
-
-def import_torch(op: str, what: str) -> tuple[Any, Any]:
-    """``(torch, transformers)`` for the one-time conversion, or a clear error naming the extra."""
-    try:
-        import torch
-        import transformers
-    except ImportError:
-        raise MissingDependencyError(f"{op}: converting {what} to ONNX (once) needs torch and transformers: "
-                                     f"{CONVERT_EXTRA}") from None
-    return torch, transformers
-
 
 def _size(value: Any) -> dict[str, int]:
     """A processor's size (dict, transformers 5 ``SizeDict`` or None) as a dict of its set keys."""
@@ -130,12 +92,8 @@ def preprocess_spec(processor: Any, op: str) -> dict[str, Any]:
 def export_onnx(module: Any, dest: Path, height: int, width: int, outputs: Sequence[str]) -> None:
     """Export ``module(pixel_values)`` with a dynamic batch axis to ``dest/model.onnx``."""
     import torch
-    pixels = torch.zeros(2, 3, height, width)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer and deprecation notices of the TorchScript exporter
-        torch.onnx.export(module.eval(), (pixels,), str(dest / "model.onnx"), input_names=["pixel_values"],
-                          output_names=list(outputs), opset_version=18, dynamo=False,
-                          dynamic_axes={"pixel_values": {0: "batch"}, **{o: {0: "batch"} for o in outputs}})
+    export(module.eval(), (torch.zeros(2, 3, height, width),), dest / "model.onnx", ["pixel_values"], list(outputs),
+           {"pixel_values": {0: "batch"}, **{o: {0: "batch"} for o in outputs}})
 
 
 def input_side(spec: dict[str, Any], fallback: int) -> tuple[int, int]:
@@ -153,16 +111,8 @@ def input_side(spec: dict[str, Any], fallback: int) -> tuple[int, int]:
 def pixels(image: Any, spec: dict[str, Any]) -> np.ndarray:
     """One PIL image preprocessed by ``spec``: (3, height, width) float32."""
     image = image.convert("RGB")
-    resize = spec["resize"]
-    if resize:
-        if "shortest_edge" in resize:
-            w, h = image.size
-            short = resize["shortest_edge"]
-            # transformers' get_resize_output_image_size(default_to_square=False): the long edge scales with int()
-            new = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
-        else:
-            new = (resize["width"], resize["height"])
-        image = image.resize(new, resample=spec["resample"])
+    if spec["resize"]:
+        image = resize_image(image, spec["resize"], spec["resample"])
     arr = np.asarray(image)
     if spec["crop"]:
         ch, cw = spec["crop"]
@@ -182,17 +132,11 @@ def pixels(image: Any, spec: dict[str, Any]) -> np.ndarray:
     return out.transpose(2, 0, 1)
 
 
-def load_rgb(item: Item) -> Any:
-    """The image decoded as RGB (Data-Juicer's ``load_image``); a missing or bad file raises ``MediaError``."""
-    with open_image(item) as im:
-        return im.convert("RGB")
-
-
 class ImageModel:
     """A converted image model: ``meta.json`` (with ``preprocess``) and ``model.onnx``, batched on ONNX Runtime."""
 
     def __init__(self, folder: Path, op: str) -> None:
-        self.meta = json.loads((folder / "meta.json").read_text())
+        self.meta = read_meta(folder)
         self.session = session(folder / "model.onnx", op)
 
     def run(self, images: Sequence[Any], load: Callable[[Any], Any] | None = None) -> np.ndarray:
@@ -209,7 +153,7 @@ class ImageModel:
 
 def load_image_model(kind: str, model: str, op: str, convert: Callable[[Path], None]) -> ImageModel:
     """The ``kind`` model named ``model``, converted by ``convert(dest)`` on first use, loaded once per process."""
-    return load_once(kind, model, lambda: ImageModel(converted(source_key(kind, model), convert), op))
+    return HfSource(kind, model, CONVERTER_VERSION).load(convert, lambda folder: ImageModel(folder, op))
 
 
 # --------------------------------------------------------------------------- per-batch scoring

@@ -95,6 +95,25 @@ def open_image(item: Item) -> Iterator[Any]:
         raise MediaError(f"cannot read image {_label(item)}: {e}") from None
 
 
+def flip(image: Any, horizontal: bool = False, vertical: bool = False) -> Any:
+    """The PIL image mirrored left-right and/or top-bottom (Data-Juicer's ``horizontal_flip`` / ``vertical_flip``)."""
+    if not (horizontal or vertical):
+        return image
+    from PIL import ImageOps
+    if horizontal:
+        image = ImageOps.mirror(image)
+    if vertical:
+        image = ImageOps.flip(image)
+    return image
+
+
+def load_rgb(item: Item, horizontal_flip: bool = False, vertical_flip: bool = False) -> Any:
+    """The image decoded as RGB (Data-Juicer's ``load_image``), flipped as asked; a bad one raises ``MediaError``."""
+    with open_image(item) as im:
+        image = im.convert("RGB")
+    return flip(image, horizontal_flip, vertical_flip)
+
+
 @contextlib.contextmanager
 def open_video(item: Item) -> Iterator[tuple[Any, Any, Any]]:
     """``(av, container, first video stream)``; a missing or unreadable video raises ``MediaError`` naming it."""

@@ -27,18 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from juicedb.errors import MissingDependencyError
-from juicedb.udfs.common.hf_models import (
-    HfSource,
-    export,
-    image_settings,
-    load_pretrained,
-    need_torch,
-    pixels,
-    save_tokenizer,
-)
+from juicedb.udfs.common.hf_models import HfSource, export, open_checkpoint, open_tokenizer, pixels, read_meta
 from juicedb.udfs.common.media import media_pool
-from juicedb.udfs.common.onnx import converted, load_once, session
+from juicedb.udfs.common.onnx import session
 
 CONVERTER_VERSION = "1"
 WHAT = "OWL-ViT"
@@ -48,25 +39,15 @@ TEXT_RUN = 256  # queries per run of the text graph
 
 def convert(source: HfSource, dest: Path, op: str) -> None:
     """Export ``source`` to ``dest``: image.onnx, text.onnx, tokenizer.json, meta.json (written last)."""
-    source.check(op, WHAT)
-    torch, transformers = need_torch(op, WHAT, source.name)
-    model = load_pretrained(transformers.OwlViTForObjectDetection, source.name, op, WHAT,
-                            dtype=torch.float32).eval()
-    processor_cls = getattr(transformers, "OwlViTImageProcessorPil", None) or transformers.OwlViTImageProcessor
+    checkpoint = open_checkpoint(source.name, dest, op, WHAT, "OwlViTForObjectDetection", "OwlViTImageProcessor")
+    torch, model = checkpoint.torch, checkpoint.model
     side = model.config.vision_config.image_size
-    folder = Path(source.name)
-    if folder.is_dir() and not (folder / "preprocessor_config.json").is_file():
-        processor = processor_cls(size={"height": side, "width": side})
-    else:
-        processor = load_pretrained(processor_cls, source.name, op, WHAT)
-    dest.mkdir(parents=True)
-    pad_id, max_length = save_tokenizer(source.name, dest, op, WHAT)
     positions = model.config.text_config.max_position_embeddings
     meta = {"source": source.name, "operators": "phrase_grounding_recall_filter", "converter": CONVERTER_VERSION,
-            "image": image_settings(processor), "pad_id": pad_id,
+            "image": checkpoint.image, "pad_id": checkpoint.pad_id,
             # truncation=True truncates to the tokenizer's model_max_length (16 for the released OWL-ViTs);
             # a tokenizer without one is held to the model's positions (more would fail in transformers)
-            "max_length": min(max_length, positions)}
+            "max_length": min(checkpoint.max_length, positions)}
 
     class ImageGraph(torch.nn.Module):
         def __init__(self) -> None:
@@ -130,14 +111,8 @@ class OwlVit:
     """A converted OWL-ViT: query embeddings and per-image detections, batched on ONNX Runtime."""
 
     def __init__(self, folder: Path, op: str) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError:
-            raise MissingDependencyError(f"{op} needs tokenizers: pip install 'juicedb[text-models]'") from None
-        self.meta = json.loads((folder / "meta.json").read_text())
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.meta["max_length"])
-        self.tokenizer.enable_padding(pad_id=self.meta["pad_id"])
+        self.meta = read_meta(folder)
+        self.tokenizer = open_tokenizer(folder, op, self.meta["max_length"], self.meta["pad_id"])
         self.image_session = session(folder / "image.onnx", op)
         self.text_session = session(folder / "text.onnx", op)
 
@@ -175,4 +150,4 @@ class OwlVit:
 def load_owlvit(model: str, op: str) -> OwlVit:
     """The OWL-ViT named ``model``, converted on first use and loaded once per process."""
     source = HfSource("owlvit", model, CONVERTER_VERSION)
-    return load_once("owlvit", model, lambda: OwlVit(converted(source.key(), lambda d: convert(source, d, op)), op))
+    return source.load(lambda dest: convert(source, dest, op), lambda folder: OwlVit(folder, op))

@@ -34,21 +34,19 @@ import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import filter_op
+from juicedb.udfs.common.hf_models import is_hub_id, start_conversion
 from juicedb.udfs.common.image_model import (
     ImageModel,
-    check_source,
     export_onnx,
-    import_torch,
     input_side,
-    is_hub_id,
     load_image_model,
-    load_rgb,
     preprocess_spec,
     score_images,
 )
-from juicedb.udfs.common.media import MediaBatch, any_all_keep
+from juicedb.udfs.common.media import MediaBatch, any_all_keep, load_rgb
 
 OP = "image_aesthetics_filter"
+WHAT, FILES = "aesthetics predictor", "config.json, weights, preprocessor_config.json"
 DEFAULT_MODEL = "shunk031/aesthetics-predictor-v2-sac-logos-ava1-l14-linearMSE"
 KEEP = any_all_keep("{image_aesthetics_scores}", "v >= {min_score} AND v <= {max_score}")
 PREDICTORS = ("AestheticsPredictorV1", "AestheticsPredictorV2Linear", "AestheticsPredictorV2ReLU")
@@ -119,8 +117,7 @@ def _head(state: dict[str, Any], torch: Any) -> tuple[str, Any]:
 
 def convert(name: str, dest: Path, trust_remote_code: bool) -> None:
     """Export the predictor ``name`` (tower + head, raw 0–10 output) to ``dest``."""
-    torch, transformers = import_torch(OP, f"aesthetics predictor {name!r}")
-    check_source(name, OP, "aesthetics predictor")
+    torch, transformers = start_conversion(name, OP, WHAT, FILES)
     try:
         folder = _fetch(name)
         config = json.loads((folder / "config.json").read_text())

@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from juicedb.registry import OneOf, filter_op
 from juicedb.udfs.common.blip import load_blip_itm
-from juicedb.udfs.common.media import PairBatch, any_all_keep
-from juicedb.udfs.image.image_text_similarity import REDUCE, _load, chunks
+from juicedb.udfs.common.media import PairBatch, any_all_keep, load_rgb
+from juicedb.udfs.image.image_text_similarity import REDUCE, chunks
 
 OP = "image_text_matching_filter"
 KEEP = any_all_keep("{image_text_matching_score}", "v >= {min_score} AND v <= {max_score}")
@@ -51,7 +51,7 @@ def image_text_matching_score(batch: PairBatch, *, hf_blip: str = "Salesforce/bl
     t_index, i_index = {t: k for k, t in enumerate(texts)}, {i: k for k, i in enumerate(items)}
     blip = load_blip_itm(hf_blip, OP)
     probs = blip.scores(texts, items, [(t_index[t], i_index[i]) for t, i in wanted],
-                        lambda item: _load(item, horizontal_flip, vertical_flip))
+                        lambda item: load_rgb(item, horizontal_flip, vertical_flip))
     score = dict(zip(wanted, probs.tolist()))
     reduce = REDUCE[reduce_mode]
     out = [None if cs is None else [float(reduce([score[(t, i)] for i in imgs])) for t, imgs in cs]

@@ -17,46 +17,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
 import pyarrow as pa
 
 from juicedb.registry import OneOf, filter_op
 from juicedb.udfs.common.clip import load_clip
-from juicedb.udfs.common.media import PairBatch, any_all_keep, media_pool, open_image
+from juicedb.udfs.common.image_model import REDUCE
+from juicedb.udfs.common.media import PairBatch, any_all_keep, load_rgb, media_pool
 from juicedb.udfs.common.spacy_model import remove_special_tokens
 
 OP = "image_text_similarity_filter"
 IMAGE_TOKEN, EOC = "<__dj__image>", "<|__dj__eoc|>"
 KEEP = any_all_keep("{image_text_similarity}", "v >= {min_score} AND v <= {max_score}")
-REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 
-def chunks(text: str, images: list[Any]) -> list[tuple[str, list[Any]]]:
-    """DJ's chunks: (text without special tokens, the images its image tokens take), chunks with images only.
+def chunks(text: str, items: list[Any], token: str = IMAGE_TOKEN) -> list[tuple[str, list[Any]]]:
+    """DJ's chunks: (text without special tokens, the items its ``token``s take), chunks with items only.
 
     >>> text = "<__dj__image> a cat <|__dj__eoc|> no image <|__dj__eoc|><__dj__image><__dj__image> two"
     >>> chunks(text, ["a", "b", "c"])
     [('a cat', ['a']), ('two', ['b', 'c'])]
+    >>> chunks("<__dj__video> a cat <|__dj__eoc|><__dj__image> two", ["a.mp4", "b.mp4"], "<__dj__video>")
+    [('a cat', ['a.mp4'])]
     """
     out, offset = [], 0
     for chunk in text.split(EOC):
-        count = chunk.count(IMAGE_TOKEN)
+        count = chunk.count(token)
         if count == 0 or not chunk:
             continue
-        out.append((remove_special_tokens(chunk), images[offset:offset + count]))
+        out.append((remove_special_tokens(chunk), items[offset:offset + count]))
         offset += count
     return out
-
-
-def _load(item: Any, hflip: bool, vflip: bool) -> Any:
-    from PIL import ImageOps
-    with open_image(item) as im:
-        image = im.convert("RGB")
-    if hflip:
-        image = ImageOps.mirror(image)
-    if vflip:
-        image = ImageOps.flip(image)
-    return image
 
 
 @filter_op(OP, stat="image_text_similarity", stat_type=pa.list_(pa.float64()), modality="multimodal",
@@ -73,7 +63,7 @@ def image_text_similarity(batch: PairBatch, *, model: str = "openai/clip-vit-bas
     if not items:
         return pa.array([None if cs is None else [] for cs in per_sample], pa.list_(pa.float64()))
     clip = load_clip(model, OP)
-    loaded = list(media_pool().map(lambda i: _load(i, horizontal_flip, vertical_flip), items))
+    loaded = list(media_pool().map(lambda i: load_rgb(i, horizontal_flip, vertical_flip), items))
     image_vec = dict(zip(items, clip.image_embeds(loaded)))
     text_vec = dict(zip(texts, clip.text_embeds(texts)))
     reduce = REDUCE[reduce_mode]

@@ -22,37 +22,31 @@ import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import filter_op
+from juicedb.udfs.common.hf_models import load_pretrained, start_conversion
 from juicedb.udfs.common.image_model import (
     ImageModel,
-    check_source,
     export_onnx,
-    import_torch,
     input_side,
     load_image_model,
-    load_rgb,
     preprocess_spec,
     score_images,
 )
-from juicedb.udfs.common.media import MediaBatch, any_all_keep
+from juicedb.udfs.common.media import MediaBatch, any_all_keep, load_rgb
 
 OP = "image_watermark_filter"
 DEFAULT_MODEL = "amrul-hzz/watermark_detector"
 KEEP = any_all_keep("{image_watermark_prob}", "v < {prob_threshold}")
 WATERMARK_CLASS = 1  # DJ: softmax(logits)[1]
+WHAT, FILES = "image-classification", "config.json, weights, preprocessor_config.json"
 
 
 def convert(name: str, dest: Path, trust_remote_code: bool) -> None:
     """Export ``name`` (classifier + softmax: class probabilities) to ``dest``."""
-    torch, transformers = import_torch(OP, f"watermark classifier {name!r}")
-    check_source(name, OP, "watermark classifier")
-    try:
-        model = transformers.AutoModelForImageClassification.from_pretrained(
-            name, dtype=torch.float32, trust_remote_code=trust_remote_code).eval()
-        processor = transformers.AutoImageProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise MissingDependencyError(f"{OP}: cannot load image classifier {name!r} ({e}); pass a local "
-                                     "HuggingFace image-classification folder (config.json, weights, "
-                                     "preprocessor_config.json) or, on a machine with a network, a hub id") from None
+    torch, transformers = start_conversion(name, OP, WHAT, FILES)
+    model = load_pretrained(transformers.AutoModelForImageClassification, name, OP, WHAT, FILES, dtype=torch.float32,
+                            trust_remote_code=trust_remote_code).eval()
+    processor = load_pretrained(transformers.AutoImageProcessor, name, OP, WHAT, FILES,
+                                trust_remote_code=trust_remote_code)
     labels = model.config.num_labels
     if labels <= WATERMARK_CLASS:
         raise MissingDependencyError(f"{OP}: {name!r} has {labels} class(es); the watermark probability is class "

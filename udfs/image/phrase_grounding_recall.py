@@ -51,10 +51,10 @@ import numpy as np
 import pyarrow as pa
 
 from juicedb.registry import OneOf, filter_op
-from juicedb.udfs.common.media import PairBatch, any_all_keep
+from juicedb.udfs.common.media import PairBatch, any_all_keep, load_rgb
 from juicedb.udfs.common.owlvit import ImageDetections, load_owlvit
 from juicedb.udfs.common.spacy_model import load_spacy
-from juicedb.udfs.image.image_text_similarity import REDUCE, _load, chunks
+from juicedb.udfs.image.image_text_similarity import REDUCE, chunks
 
 OP = "phrase_grounding_recall_filter"
 KEEP = any_all_keep("{phrase_grounding_recall}", "v >= {min_recall} AND v <= {max_recall}")
@@ -178,7 +178,7 @@ def phrase_grounding_recall(batch: PairBatch, *, hf_owlvit: str = "google/owlvit
         texts_of: dict[Any, list[str]] = {}
         for t, i in wanted:
             texts_of.setdefault(i, []).append(t)
-        for k, det in owl.detections(items, lambda item: _load(item, horizontal_flip, vertical_flip)):
+        for k, det in owl.detections(items, lambda item: load_rgb(item, horizontal_flip, vertical_flip)):
             for t in texts_of[items[k]]:
                 q = [row[p] for p in phrases[t]]
                 recall[(t, items[k])] = image_recall(det, embeds[q], valid[q], phrases[t], conf_thr, iou_thr,

@@ -26,39 +26,12 @@ import pyarrow as pa
 
 from juicedb.registry import OneOf, Positive, filter_op
 from juicedb.udfs.common.clip import load_clip
-from juicedb.udfs.common.media import PairBatch, any_all_keep
-from juicedb.udfs.common.spacy_model import remove_special_tokens
+from juicedb.udfs.common.media import PairBatch, any_all_keep, flip
+from juicedb.udfs.image.image_text_similarity import REDUCE, chunks
 
 OP = "video_frames_text_similarity_filter"
-VIDEO_TOKEN, EOC = "<__dj__video>", "<|__dj__eoc|>"
+VIDEO_TOKEN = "<__dj__video>"
 KEEP = any_all_keep("{video_frames_text_similarity}", "v >= {min_score} AND v <= {max_score}")
-REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
-
-
-def chunks(text: str, videos: list[Any]) -> list[tuple[str, list[Any]]]:
-    """DJ's chunks: (text without special tokens, the videos its video tokens take), chunks with videos only.
-
-    >>> text = "<__dj__video> a cat <|__dj__eoc|> no video <|__dj__eoc|><__dj__video><__dj__video> two"
-    >>> chunks(text, ["a.mp4", "b.mp4", "c.mp4"])
-    [('a cat', ['a.mp4']), ('two', ['b.mp4', 'c.mp4'])]
-    """
-    out, offset = [], 0
-    for chunk in text.split(EOC):
-        count = chunk.count(VIDEO_TOKEN)
-        if count == 0 or not chunk:
-            continue
-        out.append((remove_special_tokens(chunk), videos[offset:offset + count]))
-        offset += count
-    return out
-
-
-def _flip(image: Any, hflip: bool, vflip: bool) -> Any:
-    from PIL import ImageOps
-    if hflip:
-        image = ImageOps.mirror(image)
-    if vflip:
-        image = ImageOps.flip(image)
-    return image
 
 
 @filter_op(OP, stat="video_frames_text_similarity", stat_type=pa.list_(pa.float64()), modality="multimodal",
@@ -72,11 +45,11 @@ def video_frames_text_similarity(batch: PairBatch, *, model: str = "openai/clip-
                                  reduce_mode: Annotated[str, OneOf("avg", "max", "min")] = "avg") -> pa.Array:
     """Per chunk with videos, the reduced cosine similarity of its text and its videos' sampled frames under CLIP."""
     # DJ: no videos, no chunks (an empty list); videos but none for a chunk's tokens: that chunk is 0.0
-    per_sample = [None if t is None or m is None else chunks(t, m) if m else []
+    per_sample = [None if t is None or m is None else chunks(t, m, VIDEO_TOKEN) if m else []
                   for t, m in zip(batch.text.strings, batch.media.lists)]
     videos = list(dict.fromkeys(v for cs in per_sample if cs for _, vs in cs for v in vs))
     frames = {v: batch.media.frames(v, frame_sampling_method, frame_num) for v in videos}
-    flat = [_flip(f, horizontal_flip, vertical_flip) for v in videos for f in frames[v]]
+    flat = [flip(f, horizontal_flip, vertical_flip) for v in videos for f in frames[v]]
     frame_vecs: dict[Any, list[np.ndarray]] = {v: [] for v in videos}
     text_vec: dict[str, np.ndarray] = {}
     if flat:

@@ -18,6 +18,7 @@ import pytest
 from juicedb.errors import MissingDependencyError
 from juicedb.udfs.common.media import MediaBatch
 from tests.conftest import SHARED_DATA
+from tests.udfs.tiny_models import write_dataset
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -179,18 +180,12 @@ def test_watermark_equals_the_torch_classifier(classifier) -> None:
     assert len(set(np.round(want, 4))) == len(want)
 
 
-def _dataset(tmp_path, samples):
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
-    return path
-
-
 def test_filters_in_sql_keep_by_any_or_all_and_report_broken_images(ws, tmp_path, predictor, classifier) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     samples = [{"text": "a", "images": [IMAGES[0]]}, {"text": "b", "images": [IMAGES[1], IMAGES[2]]},
                {"text": "c", "images": [str(tmp_path / "bad.jpg")]}, {"text": "d"},
                {"text": "e", "images": [str(tmp_path / "missing.png")]}]
-    path = _dataset(tmp_path, samples)
+    path = write_dataset(tmp_path, samples)
     aes, wm = str(predictor[0]), str(classifier[0])
     stats = ws.sql(f"SELECT text, image_aesthetics_scores(images, hf_scorer_model := '{aes}') AS a, "
                    f"image_watermark_prob(images, hf_watermark_model := '{wm}') AS w FROM dataset('{path}')"
@@ -234,9 +229,11 @@ def test_a_model_that_is_not_there_or_not_a_predictor_is_a_clear_error(tmp_path)
     from juicedb.udfs.image.image_aesthetics import image_aesthetics_scores
     from juicedb.udfs.image.image_watermark import image_watermark_prob
     batch = MediaBatch([[IMAGES[0]]])
-    with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace folder"):
+    with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace aesthetics predictor "
+                                                     "folder"):
         image_aesthetics_scores(batch, hf_scorer_model=str(tmp_path / "nope"))
-    with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace folder"):
+    with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace image-classification "
+                                                     "folder"):
         image_watermark_prob(batch, hf_watermark_model=str(tmp_path / "nope"))
     plain = tmp_path / "plain-clip-vision"  # a CLIP tower without an aesthetics head
     transformers.CLIPVisionModelWithProjection(transformers.CLIPVisionConfig(**TINY_VISION)).save_pretrained(plain)

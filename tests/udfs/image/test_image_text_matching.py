@@ -8,23 +8,16 @@ transformers' BlipProcessor: ``softmax(itm_score)[:, 1]`` of each chunk's text w
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from juicedb.errors import MissingDependencyError
 from tests.conftest import SHARED_DATA
+from tests.udfs.tiny_models import build_tiny_blip, requires, torch_pair, write_dataset
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-Image = pytest.importorskip("PIL.Image")
-ImageOps = pytest.importorskip("PIL.ImageOps")
-tokenizers = pytest.importorskip("tokenizers")
+torch, transformers, Image, ImageOps, _ = requires("torch", "transformers", "PIL.Image", "PIL.ImageOps", "tokenizers")
 
 MEDIA = SHARED_DATA / "media"
-WORDS = ["a", "the", "cat", "bus", "bed", "woman", "umbrella", "sofa", "on", "with", "photo", "of", "red", "black",
-         "and", "white", "holding", "lying", "sleeps"]
 POSITIONS = 24  # max_position_embeddings: DJ truncates the text to it
 IMG1, IMG2, IMG3, CAT = (str(MEDIA / n) for n in ("img1.png", "img2.jpg", "img3.jpg", "cat.jpg"))
 LONG = " ".join(["a red bus on the sofa with the black and white cat"] * 4)  # 48 words: truncated
@@ -32,35 +25,13 @@ LONG = " ".join(["a red bus on the sofa with the black and white cat"] * 4)  # 4
 
 @pytest.fixture(scope="module")
 def blip_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-blip")
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3} | {w: i + 4 for i, w in enumerate(WORDS)}
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = tokenizers.normalizers.Lowercase()
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    tok.post_processor = tokenizers.processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                         cls_token="[CLS]", sep_token="[SEP]").save_pretrained(folder)
-    torch.manual_seed(0)
-    wide = {"initializer_range": 0.5}  # the default 0.02 gives every pair the same probability
-    cfg = transformers.BlipConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                     "num_attention_heads": 2, "max_position_embeddings": POSITIONS, "pad_token_id": 0,
-                     "bos_token_id": 2, "sep_token_id": 3, "eos_token_id": 3} | wide,
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 32, "patch_size": 8} | wide, image_text_hidden_size=16, **wide)
-    transformers.BlipForImageTextRetrieval(cfg).eval().save_pretrained(folder)
-    transformers.BlipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"), POSITIONS)
 
 
 @pytest.fixture(scope="module")
 def reference(blip_dir):
     """DJ's computation: BlipProcessor(text=chunk, images=its images, truncation, max_length) -> softmax[:, 1]."""
-    model = transformers.BlipForImageTextRetrieval.from_pretrained(blip_dir).eval()
-    processor = transformers.BlipProcessor(
-        image_processor=transformers.BlipImageProcessorPil.from_pretrained(blip_dir),
-        tokenizer=transformers.AutoTokenizer.from_pretrained(blip_dir))
+    model, processor = torch_pair(blip_dir, "BlipForImageTextRetrieval", "BlipProcessor", "BlipImageProcessorPil")
 
     def probs(text: str, paths: list[str], flip: bool = False) -> list[float]:
         images = [Image.open(p).convert("RGB") for p in paths]
@@ -90,8 +61,7 @@ def test_scores_equal_the_torch_model(ws, tmp_path, blip_dir, reference) -> None
         {"text": "a caption without images"},
         {"text": f"<__dj__image><__dj__image><__dj__image> {LONG}", "images": [CAT, IMG2, CAT]},
     ]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     model = str(blip_dir)
     rows = ws.sql(f"SELECT image_text_matching_score(text, images, hf_blip := '{model}') AS avg, "
                   f"image_text_matching_score(text, images, hf_blip := '{model}', reduce_mode := 'max') AS max, "
@@ -130,8 +100,7 @@ def test_a_corrupt_or_missing_image_is_an_error_row(ws, tmp_path, blip_dir, refe
     samples = [{"text": "<__dj__image> a cat", "images": [CAT]},
                {"text": "<__dj__image> broken", "images": [str(bad)]},
                {"text": "<__dj__image> gone", "images": [str(tmp_path / "gone.jpg")]}]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     rows = ws.sql(f"SELECT text, image_text_matching_score(text, images, hf_blip := '{blip_dir}') AS s "
                   f"FROM dataset('{path}')").to_pylist()
     assert rows[0]["s"] == pytest.approx(reference("a cat", [CAT]), abs=1e-5)
@@ -143,8 +112,7 @@ def test_a_corrupt_or_missing_image_is_an_error_row(ws, tmp_path, blip_dir, refe
 
 
 def test_a_model_that_is_not_there_is_a_clear_error(ws, tmp_path) -> None:
-    path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"text": "<__dj__image> x", "images": [IMG1]}) + "\n")
+    path = write_dataset(tmp_path, [{"text": "<__dj__image> x", "images": [IMG1]}])
     with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace BLIP"):
         ws.run(f"SELECT image_text_matching_score(text, images, hf_blip := '{tmp_path / 'nope'}') "
                f"FROM dataset('{path}')")

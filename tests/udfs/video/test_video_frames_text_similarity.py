@@ -8,20 +8,14 @@ videos, with DJ's chunk pairing, frame sampling, flips and reduce modes.
 from __future__ import annotations
 
 import functools
-import json
 
-import numpy as np
 import pytest
 
 from juicedb.udfs.common.media import MediaBatch
 from tests.conftest import SHARED_DATA
-from tests.udfs.tiny_models import build_tiny_clip
+from tests.udfs.tiny_models import build_tiny_clip, clip_similarities, requires, write_dataset
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-ImageOps = pytest.importorskip("PIL.ImageOps")
-tokenizers = pytest.importorskip("tokenizers")
-pytest.importorskip("av")
+ImageOps, *_ = requires("PIL.ImageOps", "torch", "transformers", "tokenizers", "av")
 
 MEDIA = SHARED_DATA / "media"
 VID1, VID3, VID5 = (str(MEDIA / f"video{i}.mp4") for i in (1, 3, 5))
@@ -35,18 +29,7 @@ def clip_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def torch_clip(clip_dir):
     """``sims(text, frames)``: the torch model's cosine similarities of ``text`` with each frame."""
-    model = transformers.CLIPModel.from_pretrained(clip_dir).eval()
-    processor = transformers.CLIPImageProcessorPil.from_pretrained(clip_dir)
-    tok = tokenizers.Tokenizer.from_file(str(clip_dir / "tokenizer.json"))
-
-    def sims(text: str, frames: list) -> np.ndarray:
-        pixels = processor(images=frames, return_tensors="pt")["pixel_values"]
-        enc = tok.encode(text)
-        with torch.no_grad():
-            out = model(input_ids=torch.tensor([enc.ids]), attention_mask=torch.tensor([enc.attention_mask]),
-                        pixel_values=pixels)
-        return (out.image_embeds @ out.text_embeds[0]).numpy()
-    return sims
+    return clip_similarities(clip_dir)
 
 
 @functools.cache
@@ -69,8 +52,7 @@ SAMPLES = [
 
 
 def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir, torch_clip) -> None:
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in SAMPLES))
+    path = write_dataset(tmp_path, SAMPLES)
     model = str(clip_dir)
     rows = ws.sql(f"SELECT video_frames_text_similarity(text, videos, model := '{model}') AS k, "
                   f"video_frames_text_similarity(text, videos, model := '{model}', frame_sampling_method := 'uniform',"
@@ -100,8 +82,7 @@ def test_similarities_equal_the_torch_model(ws, tmp_path, clip_dir, torch_clip) 
 def test_filter_any_all_and_broken_videos(ws, tmp_path, clip_dir) -> None:
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
     samples = [*SAMPLES, {"text": "<__dj__video> a cat", "videos": [str(tmp_path / "bad.mp4")]}]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    path = write_dataset(tmp_path, samples)
     model = str(clip_dir)
     stats = [r["s"] for r in ws.sql(f"SELECT video_frames_text_similarity(text, videos, model := '{model}') AS s "
                                     f"FROM dataset('{path}')").to_pylist()]
