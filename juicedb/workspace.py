@@ -140,6 +140,10 @@ class Workspace:
     def stats(self) -> pa.Table:
         return self.table("stats")
 
+    def write_table(self, name: str, table: pa.Table) -> None:
+        """Store an Arrow table as workspace table ``name`` (replacing it), queryable in the shell."""
+        self.engine.write_table(name, table)
+
     def errors(self) -> pa.Table:
         return self.table("errors")
 

@@ -2,7 +2,9 @@
 
 The pure pieces take and return Arrow tables: ``describe`` (DJ's describe per stat),
 ``correlation_matrix`` / ``cluster_stats`` (Pearson, hierarchical clusters), ``verb_noun`` /
-``top_verb_nouns`` (diversity).
+``top_verb_nouns`` (diversity). ``analyze`` and ``refine`` run them over a workspace: the
+stats are computed through the engine (so they land in the stats cache) and every result is
+also a workspace table (``analysis_*``).
 
 >>> import pyarrow as pa
 >>> describe(pa.table({"alnum_ratio": [0.25, 0.5, 0.75]})).select(["stat", "mean", "std"]).to_pylist()
@@ -12,5 +14,8 @@ The pure pieces take and return Arrow tables: ``describe`` (DJ's describe per st
 from juicedb.analysis.correlation import Correlation, cluster_stats, correlation_matrix
 from juicedb.analysis.describe import describe
 from juicedb.analysis.diversity import top_verb_nouns, verb_noun
+from juicedb.analysis.pipeline import Analysis, analyze, refine
+from juicedb.analysis.refine import Refinement
 
-__all__ = ["Correlation", "cluster_stats", "correlation_matrix", "describe", "top_verb_nouns", "verb_noun"]
+__all__ = ["Analysis", "Correlation", "Refinement", "analyze", "cluster_stats", "correlation_matrix", "describe",
+           "refine", "top_verb_nouns", "verb_noun"]
