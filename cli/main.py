@@ -7,10 +7,12 @@ import sys
 import duckdb
 import typer
 
+from juicedb.cli.analyze import analyze
 from juicedb.cli.common import err_console
 from juicedb.cli.explain import explain
 from juicedb.cli.models import models
 from juicedb.cli.ops import ops
+from juicedb.cli.refine import refine
 from juicedb.cli.run import run
 from juicedb.cli.shell import shell
 from juicedb.errors import JuicedbError
@@ -22,6 +24,8 @@ app.command()(explain)
 app.command()(shell)
 app.command()(ops)
 app.command()(models)
+app.command()(analyze)
+app.command()(refine)
 
 
 def main() -> None:
