@@ -17,6 +17,21 @@ WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace
                                             envvar="JUICEDB_WORKSPACE")]
 DEFAULT_WORKSPACE = Path(".juicedb")
 
+# Options of the commands that read Data-Juicer configs (run, convert).
+DjSkipMissingOpt = Annotated[bool, typer.Option(
+    "--skip-missing", help="Data-Juicer config: skip the operators juicedb lacks (listed before any data is read) "
+                           "and run the rest.")]
+DjSkipOpt = Annotated[list[str] | None, typer.Option(
+    "--skip", help="Data-Juicer config: leave out this operator (repeatable).")]
+DjSetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Data-Juicer config: override a setting, KEY=VALUE read as YAML (repeatable), "
+                  "e.g. --set dataset_path=data.jsonl")]
+
+
+def dj_overrides(sets: list[str] | None) -> dict[str, object]:
+    from juicedb.dj import parse_override
+    return dict(parse_override(s) for s in sets or ())
+
 
 def print_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50) -> None:
     """Print an Arrow table as a terminal table (first ``max_rows`` rows)."""

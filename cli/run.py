@@ -1,4 +1,4 @@
-"""``juicedb run recipe.sql``: run a recipe, show progress and a per-predicate summary."""
+"""``juicedb run recipe.sql|config.yaml``: run a recipe or a Data-Juicer config, show progress and a summary."""
 
 from __future__ import annotations
 
@@ -10,20 +10,56 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import juicedb
-from juicedb.cli.common import DEFAULT_WORKSPACE, WorkspaceOpt, console, print_table
+from juicedb import dj
+from juicedb.cli.common import (
+    DEFAULT_WORKSPACE,
+    DjSetOpt,
+    DjSkipMissingOpt,
+    DjSkipOpt,
+    WorkspaceOpt,
+    console,
+    dj_overrides,
+    print_table,
+)
+
+DJ_SUFFIXES = (".yaml", ".yml")
 
 
-def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=True, dir_okay=False)],
+def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data-Juicer process config (.yaml).",
+                                               exists=True, dir_okay=False)],
         workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
         trace_mappers: Annotated[bool, typer.Option(help="Record before/after of every row a mapper changed.")]
         = False,
         threads: Annotated[int | None, typer.Option(help="DuckDB threads and operator worker processes "
-                                                    "(default: all cores).")] = None,
+                                                    "(default: a config's np, else all cores).")] = None,
         memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 8GB (default 2GB; "
                                                          "spills to the workspace beyond it).")] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
-    """Run a recipe: load its datasets, compute missing stats survivors-first, write its outputs."""
-    workers = threads or os.cpu_count() or 1
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        skip_missing: DjSkipMissingOpt = False, skip: DjSkipOpt = None, sets: DjSetOpt = None,
+        dj_trace: Annotated[Path | None, typer.Option(
+            "--dj-trace", help="Also write Data-Juicer's tracer files (<folder>/trace/*.jsonl) from this run's "
+                               "trace.")] = None) -> None:
+    """Run a recipe: load its datasets, compute missing stats survivors-first, write its outputs.
+
+    A Data-Juicer config (.yaml) runs as the recipe `juicedb convert` prints; the operators it names that
+    juicedb lacks are listed before any data is read.
+    """
+    config = recipe.suffix.lower() in DJ_SUFFIXES
+    if not config and (skip_missing or skip or sets):
+        raise typer.BadParameter("--skip-missing, --skip and --set apply to Data-Juicer configs (.yaml), "
+                                 f"not to {recipe.name}", param_hint="RECIPE")
+    plan = dj.translate(recipe, overrides=dj_overrides(sets), skip_missing=skip_missing, skip=skip or ()) \
+        if config else None
+    if plan is not None:
+        ran = sum(s.role != "skipped" for s in plan.steps)
+        console.print(f"Data-Juicer config {recipe}: {ran} of {len(plan.steps)} operators run in juicedb")
+        for step in plan.skipped:
+            console.print(f"  [yellow]skipped[/yellow] step {step.index} {step.op}: {step.reason}", highlight=False)
+        for note in plan.notes:
+            console.print(f"  note: {note}", markup=False, highlight=False)
+    cores = os.cpu_count() or 1
+    workers = threads or (min(plan.np, cores) if plan is not None and plan.np else cores)
+    files: list[str] = []
     with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=quiet) as progress:
@@ -34,9 +70,14 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=
                 tasks[label] = progress.add_task(f"computing {label[:60]}", total=total)
             progress.update(tasks[label], completed=done)
 
-        ws.run(recipe, trace_mappers=trace_mappers, on_progress=on_progress)
+        if plan is not None:
+            files = dj.run_config(ws, plan, trace_mappers=trace_mappers, on_progress=on_progress).files
+        else:
+            ws.run(recipe, trace_mappers=trace_mappers or dj_trace is not None, on_progress=on_progress)
         report = ws.last_run
-    assert report is not None
+        assert report is not None
+        if dj_trace is not None:
+            files += dj.export_trace(ws, dj_trace, run_id=report.run_id)
     for path, loaded in report.loads:
         state = "reused" if loaded.reused else "loaded"
         console.print(f"dataset {path}: {state} {loaded.rows} rows into {loaded.table}"
@@ -45,6 +86,8 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file.", exists=
         print_table(report.summary().drop_columns(["ops"]), title="per predicate")
     for table, rows in report.tables.items():
         console.print(f"table {table}: {rows} rows")
+    for path in files:
+        console.print(f"wrote {path}", highlight=False)
     if report.result is not None:
         print_table(report.result, title="result of the last statement")
     console.print(f"run {report.run_id}: {report.computed} stat values computed in {report.seconds:.2f} s; "
