@@ -9,6 +9,7 @@ import typer
 
 from juicedb.cli.analyze import analyze
 from juicedb.cli.common import err_console
+from juicedb.cli.convert import convert
 from juicedb.cli.explain import explain
 from juicedb.cli.models import models
 from juicedb.cli.ops import ops
@@ -21,6 +22,7 @@ app = typer.Typer(name="juicedb", no_args_is_help=True, add_completion=False, pr
                   help="Data-Juicer-compatible data processing on DuckDB: recipes are SQL.")
 app.command()(run)
 app.command()(explain)
+app.command()(convert)
 app.command()(shell)
 app.command()(ops)
 app.command()(models)

@@ -35,6 +35,21 @@ class ParamError(RecipeError):
     """An operator parameter has a bad name, type or value."""
 
 
+class ConfigError(RecipeError):
+    """A Data-Juicer config is malformed, or asks for a setting juicedb cannot honour."""
+
+
+class MissingOperatorsError(ConfigError):
+    """A Data-Juicer config names operators juicedb lacks (or cannot run as configured).
+
+    ``missing`` holds one ``(step, op, reason)`` per operator, all of them at once.
+    """
+
+    def __init__(self, message: str, missing: list[tuple[int, str, str]]) -> None:
+        self.missing = missing
+        super().__init__(message)
+
+
 class DatasetError(JuicedbError):
     """A dataset cannot be read at all (missing file, unknown format)."""
 
@@ -45,6 +60,12 @@ class MissingDependencyError(JuicedbError):
     """An optional package or model an operator needs is not installed."""
 
     exit_code = 4
+
+
+class SandboxError(JuicedbError):
+    """A sandbox config, pool or plug-in is invalid, or a training or evaluation job failed."""
+
+    exit_code = 5
 
 
 class RegistryError(JuicedbError):
