@@ -71,17 +71,28 @@ def _fmt(v: float) -> str:
 
 
 def plot_stat(values: np.ndarray, name: str, path: Path, *, call: str = "", described: dict | None = None,
-              thresholds: Sequence[tuple[str, float]] = (), refined: Sequence[tuple[str, float]] = ()) -> Path:
+              thresholds: Sequence[tuple[str, float]] = (), refined: Sequence[tuple[str, float]] = (),
+              per_item: bool = False) -> Path:
     """Histogram (count per bin) above a box plot sharing its x axis; the recipe's thresholds as red lines,
-    refined ones as dashed blue lines. ``thresholds``/``refined``: (label, value)."""
+    refined ones as dashed blue lines. ``thresholds``/``refined``: (label, value). ``per_item``: a list
+    stat, exploded, so the histogram counts items (images, videos), not samples."""
     plt = _plt()
     fig, (ax_h, ax_b) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 4.6),
                                      gridspec_kw={"height_ratios": [4, 1], "hspace": 0.06})
     values = np.asarray(values, dtype=np.float64)
     log = _log_scale(values)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    span = (hi - lo) or max(abs(lo) * 0.5, 1.0)
+    lines = [(label, v, "#C44E52", "-") for label, v in thresholds] + \
+            [(label, v, "#2A6FDB", "--") for label, v in refined]
+    # a threshold near the data widens the x axis to show it; a far one (k-sigma below zero) is only named
+    near = [v for _, v, _, _ in lines if lo - 0.5 * span <= v <= hi + 0.5 * span and (not log or v > 0)]
+    x0, x1 = _xlim(min([lo, *near]), max([hi, *near]), log, span)
     if values.size:
         if log:
-            bins = np.logspace(math.log10(values.min()), math.log10(values.max()), 40)
+            bins: Any = np.logspace(math.log10(lo), math.log10(hi), 40)
+        elif hi == lo:  # a constant stat: one narrow bar, not one spanning the axis
+            bins = [lo - span * 0.02, lo + span * 0.02]
         else:
             # DJ's rule: sqrt(n) bins from 100 values on (capped: more bars than pixels say nothing)
             bins = min(int(math.sqrt(values.size)), 80) if values.size >= 100 else "auto"
@@ -93,31 +104,25 @@ def plot_stat(values: np.ndarray, name: str, path: Path, *, call: str = "", desc
         ax_h.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax_h.transAxes)
     if log:
         ax_h.set_xscale("log")
-    lo, hi = (values.min(), values.max()) if values.size else (0.0, 1.0)
-    span = (hi - lo) or 1.0
-    shown: list[Any] = []
-    for (label, v), style in [*((t, ("#C44E52", "-")) for t in thresholds),
-                              *((t, ("#2A6FDB", "--")) for t in refined)]:
-        visible = lo - 0.05 * span <= v <= hi + 0.05 * span and (not log or v > 0)
+    for label, v, color, style in lines:
+        visible = v in near
         where = "below" if v < lo else "above"
-        line = ax_h.axvline(v, color=style[0], linestyle=style[1], linewidth=1.6,
-                            label=label if visible else f"{label}\n({where} every value)")
-        if not visible:
-            line.set_visible(False)
-        ax_b.axvline(v, color=style[0], linestyle=style[1], linewidth=1.6, visible=visible)
-        shown.append(line)
-    if values.size:
-        ax_h.set_xlim(*_xlim(lo, hi, log))
-    if shown:
+        line = ax_h.axvline(v, color=color, linestyle=style, linewidth=1.6,
+                            label=label if visible else f"{label}\n({where} the data, not drawn)")
+        line.set_visible(visible)
+        ax_b.axvline(v, color=color, linestyle=style, linewidth=1.6, visible=visible)
+    ax_h.set_xlim(x0, x1)
+    if lines:
         # beside the plot, not on it: the tallest bars may sit anywhere
         ax_h.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     d = described or {}
-    subtitle = (f"n = {d.get('count', values.size):,}   mean {_fmt(d['mean'])}   std {_fmt(d['std'])}   "
-                f"median {_fmt(d['50%'])}" if d.get("mean") is not None and values.size else "")
+    subtitle = (f"n = {d.get('count', values.size):,}{' items' if per_item else ''}   mean {_fmt(d['mean'])}   "
+                f"std {_fmt(d['std'])}   median {_fmt(d['50%'])}" if d.get("mean") is not None and values.size
+                else "")
     ax_h.set_title(f"{name}" + (f"  —  {call}" if call and call != f"{name}(text)" else "")
                    + ("\n" + subtitle if subtitle else "") + ("  (log x axis)" if log else ""),
                    fontsize=10, loc="left")
-    ax_h.set_ylabel("samples")
+    ax_h.set_ylabel("items (one per image or video)" if per_item else "samples")
     ax_b.set_yticks([])
     ax_b.set_xlabel(name)
     fig.align_ylabels()
@@ -126,10 +131,10 @@ def plot_stat(values: np.ndarray, name: str, path: Path, *, call: str = "", desc
     return path
 
 
-def _xlim(lo: float, hi: float, log: bool) -> tuple[float, float]:
+def _xlim(lo: float, hi: float, log: bool, span: float) -> tuple[float, float]:
     if log:
         return lo / 1.3, hi * 1.3
-    pad = (hi - lo) * 0.03 or max(abs(lo) * 0.05, 0.5)
+    pad = (hi - lo) * 0.03 or span * 0.1
     return lo - pad, hi + pad
 
 

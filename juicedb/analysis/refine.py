@@ -91,11 +91,15 @@ def _num(value: float | None) -> str:
 
 
 def format_threshold(value: float, side: str, integer: bool) -> str:
-    """SQL text of a new threshold: 10 significant digits (DJ rounds stats to 10 decimals), or a whole
-    number for an int parameter, rounded inwards so that it keeps the same integer values."""
+    """SQL text of a new threshold: 10 significant digits (DJ rounds stats to 10 decimals) unless that
+    rounding would tighten the bound, or a whole number for an int parameter, rounded inwards so that it
+    keeps the same integer values."""
     if integer:
         return str(int(math.ceil(value) if side == "min" else math.floor(value)))
     text = f"{value:.10g}"
+    if (side == "min" and float(text) > value) or (side == "max" and float(text) < value):
+        # rounded past the value (a constant stat's mean, exactly its values): write it exactly
+        text = repr(float(value))
     return text if any(c in text for c in ".en") else text + ".0"
 
 

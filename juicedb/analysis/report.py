@@ -98,8 +98,10 @@ def write_report(out_dir: Path, analysis: Analysis, values: dict[tuple[str, str]
             continue
         name = f"{_slug(row['source'])}-{_slug(row['stat'])}" if multi else _slug(row["stat"])
         current, refined = marks.get(key, ([], []))
+        column_type = analysis.stats.schema.field(row["stat"]).type
         path = plots.plot_stat(values[key], row["stat"], out_dir / f"{name}.png", call=row["call"],
-                               described=row, thresholds=current, refined=refined)
+                               described=row, thresholds=current, refined=refined,
+                               per_item=pa.types.is_list(column_type) or pa.types.is_large_list(column_type))
         images.append(path)
         parts.append(_img(path, row["stat"]))
     parts.append("</div>")

@@ -47,6 +47,10 @@ def test_k_sigma_and_percentile_rules():
     assert refined_value("max", {"mean": 1.0, "std": math.nan}, k_sigma=3)[0] is None  # DJ skips NaN
     assert format_threshold(299.2, "min", True) == "300" and format_threshold(299.8, "max", True) == "299"
     assert format_threshold(0.30645341612, "min", False) == "0.3064534161"
+    # rounding must not tighten a bound: a constant stat's k-sigma bound is its value, kept exactly
+    assert format_threshold(1.8693221236, "min", False) == "1.8693221236"
+    assert format_threshold(1.8693221236, "max", False) == "1.869322124"
+    assert format_threshold(1.8693221234, "max", False) == "1.8693221234"
     assert format_threshold(-838.0, "min", False) == "-838.0"
 
 
