@@ -15,6 +15,7 @@ from juicedb.cli.models import models
 from juicedb.cli.ops import ops
 from juicedb.cli.refine import refine
 from juicedb.cli.run import run
+from juicedb.cli.sandbox import app as sandbox_app
 from juicedb.cli.shell import shell
 from juicedb.errors import JuicedbError
 
@@ -26,6 +27,7 @@ app.command()(convert)
 app.command()(shell)
 app.command()(ops)
 app.command()(models)
+app.add_typer(sandbox_app, name="sandbox")
 app.command()(analyze)
 app.command()(refine)
 
