@@ -59,8 +59,9 @@ def test_k_sigma_refinement_is_djs_rule_over_djs_overall(tmp_path):
         dj = overall[r["stat"]]
         expected = dj["mean"] - 3 * dj["std"] if r["side"] == "min" else dj["mean"] + 3 * dj["std"]
         assert r["new"] == pytest.approx(expected, rel=1e-9, abs=1e-12), r["predicate"]
-    assert [r["new_sql"] for r in rows][:2] == [f"{overall['text_len']['mean'] - 3 * overall['text_len']['std']:.10g}",
-                                                f"{overall['alnum_ratio']['mean'] - 3 * overall['alnum_ratio']['std']:.10g}"]
+        # 10 significant digits, rounded outwards: never tighter than DJ's bound beyond the last bits
+        slack = 1e-12 * max(abs(expected), 1.0)
+        assert (r["new"] <= expected + slack) if r["side"] == "min" else (r["new"] >= expected - slack)
 
 
 def test_verb_and_object_equal_djs_walk():
