@@ -32,6 +32,9 @@ def analyze(target: Annotated[Path, typer.Argument(help="A recipe (.sql) or a da
             out: Annotated[Path | None, typer.Option(
                 "--out", "-o", help="Folder for report.html and the PNGs (default: <workspace>/analysis/<name>).")]
             = None,
+            report: Annotated[bool, typer.Option(help="Write the PNGs and report.html (needs matplotlib: "
+                                                      "pip install 'juicedb[analysis]'); --no-report: tables only.")]
+            = True,
             diversity: Annotated[bool, typer.Option(help="Also the verb-noun diversity (spaCy; text-models extra).")]
             = False,
             diversity_rows: Annotated[int | None, typer.Option(help="Verb-noun analysis on a seeded sample of this "
@@ -48,7 +51,7 @@ def analyze(target: Annotated[Path, typer.Argument(help="A recipe (.sql) or a da
     analysis_clusters, analysis_thresholds, analysis_stats (and analysis_diversity).
     """
     name = target.name.split(".")[0] or "analysis"
-    out_dir = out if out is not None else workspace / "analysis" / name
+    out_dir = (out if out is not None else workspace / "analysis" / name) if report else None
     workers = threads or os.cpu_count() or 1
     with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -77,4 +80,5 @@ def analyze(target: Annotated[Path, typer.Argument(help="A recipe (.sql) or a da
         print_table(result.diversity, title="top verbs x top nouns (analysis_diversity)", max_rows=20)
     console.print(f"{result.stats.num_rows} rows, {len(result.describe)} stats: {result.computed} stat values "
                   f"computed (the rest from the cache) in {result.seconds:.2f} s")
-    console.print(f"report: {result.report}")
+    if result.report is not None:
+        console.print(f"report: {result.report}")

@@ -33,7 +33,8 @@ def _plt() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise MissingDependencyError(f"the analysis plots need matplotlib: {INSTALL}") from None
+        raise MissingDependencyError(f"the analysis plots need matplotlib: {INSTALL} "
+                                     "(or analyse without them: juicedb analyze --no-report)") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     if not _CHARMAPS:
