@@ -33,7 +33,7 @@ def analyze(target: Annotated[Path, typer.Argument(help="A recipe (.sql) or a da
                 "--out", "-o", help="Folder for report.html and the PNGs (default: <workspace>/analysis/<name>).")]
             = None,
             report: Annotated[bool, typer.Option(help="Write the PNGs and report.html (needs matplotlib: "
-                                                      "pip install 'juicedb[analysis]'); --no-report: tables only.")]
+                                                      "pip install 'juicedb\\[analysis]'); --no-report: tables only.")]
             = True,
             diversity: Annotated[bool, typer.Option(help="Also the verb-noun diversity (spaCy; text-models extra).")]
             = False,
