@@ -59,18 +59,23 @@ class Workspace:
     ``workers`` > 1 computes operator batches in that many spawned processes (the CLI
     uses one per core). As with any ``multiprocessing`` code, a script that sets it
     must guard its entry point with ``if __name__ == "__main__":``.
+
+    ``engine="ray"`` computes operator batches as Ray Data jobs on the cluster at
+    ``address`` (or the Ray instance this process started, or a new local one), with
+    ``workers`` concurrent tasks or actors (default: the cluster's CPUs); planning,
+    the stats cache, dedup clustering and the SQL stay here. Needs ``juicedb[ray]``.
     """
 
     def __init__(self, path: str | Path = ".juicedb", *, threads: int | None = None,
                  memory_limit: str | None = None, batch_rows: int | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, engine: str = "local", address: str | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         # converted models (ONNX) live in the workspace unless the user keeps one cache for all
         # (set before the engine spawns operator workers, which inherit it)
         os.environ.setdefault(CACHE_ENV, str((self.path / "models").resolve()))
         self.engine = Engine(str(self.path / DB_FILE), threads=threads, memory_limit=memory_limit,
-                             batch_rows=batch_rows, workers=workers)
+                             batch_rows=batch_rows, workers=workers, backend=engine, address=address)
         self.last_run: RunReport | None = None
 
     # context manager -------------------------------------------------------

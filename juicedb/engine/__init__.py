@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -31,6 +32,9 @@ from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
 from juicedb.engine.load import Loaded, load_dataset, reattach_datasets
 from juicedb.registry import OpSpec, load_builtin_ops
+
+if TYPE_CHECKING:
+    from juicedb.engine.ray_backend import RayBackend
 
 ESTIMATE_SAMPLE_ROWS = 10_000
 POOL_MIN_ROWS = 20_000
@@ -46,6 +50,11 @@ def _poolable(spec: OpSpec) -> bool:
     multiply memory and split the device.
     """
     return spec.fn.__module__.startswith("juicedb.udfs.") and spec.cost != "gpu_model"
+
+
+def _remote(spec: OpSpec) -> bool:
+    """Whether a batch of this operator may go to a Ray worker (found by name; GPU ones too, on their own GPU)."""
+    return spec.fn.__module__.startswith("juicedb.udfs.")
 
 
 def quote(name: str) -> str:
@@ -89,7 +98,15 @@ class Engine:
     """A DuckDB connection with juicedb's schema, functions and executor."""
 
     def __init__(self, database: str, *, threads: int | None = None, memory_limit: str | None = None,
-                 batch_rows: int | None = None, workers: int | None = None) -> None:
+                 batch_rows: int | None = None, workers: int | None = None, backend: str = "local",
+                 address: str | None = None) -> None:
+        if backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        # Ray is checked before the database opens: a missing extra fails before any data is read
+        self._ray: RayBackend | None = None
+        if backend == "ray":
+            from juicedb.engine.ray_backend import RayBackend
+            self._ray = RayBackend(address, workers)
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -114,6 +131,8 @@ class Engine:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
+        if self._ray is not None:
+            self._ray.close()
         self.con.close()
 
     def _pool(self) -> ProcessPoolExecutor | None:
@@ -359,20 +378,25 @@ class Engine:
         """Compute the rows of ``todo`` batch by batch and add them to each call's cache.
 
         Batches hold each operator's preferred number of rows; calls of one input share
-        each batch's intermediates. With several cores, batches go to worker processes.
+        each batch's intermediates. With several cores, batches go to worker processes;
+        with the Ray backend, each chunk's batches are one Ray Data job.
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
         """
         total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
-        pool = self._pool() if total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls) else None
-        fetch = step * (4 * self.workers if pool else 1)
+        ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
+        pool = self._pool() if not ray and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls) else None
+        fetch = step * (ray.batches_per_job if ray else 4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]
         needs = ", ".join(f"need_{c.id}" for c in calls)
         pending: tuple[pa.Table, list, int] | None = None  # a chunk whose batches the workers are computing
 
         def finish(chunk: pa.Table, parts: list, end: int) -> None:
-            parts = [p.result() for p in parts] if pool else parts
+            if pool:
+                parts = [p.result() for p in parts]
+            elif ray is not None:
+                parts = parts.result()
             for j, call in enumerate(calls):
                 self._store(ctx, call, caches[call.id], chunk, [p[j] for p in parts], step, todo, keys, uid_sql)
             if self.run is not None and self.run.on_progress:
@@ -384,7 +408,9 @@ class Engine:
             values = chunk.column("x").combine_chunks()
             # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
             slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
-            if pool:  # the workers start on this chunk while the previous one is stored
+            if ray is not None:  # as the pool: the cluster starts on this chunk while the previous one is stored
+                parts = ray.map(by_name, slices)
+            elif pool:  # the workers start on this chunk while the previous one is stored
                 parts = [pool.submit(compute_group_by_name, by_name, v) for v in slices]
             else:
                 parts = [compute_group([(c.spec, c.params) for c in calls], v) for v in slices]
