@@ -6,6 +6,7 @@ import sys
 
 import duckdb
 import typer
+from rich.markup import escape
 
 from juicedb.cli.analyze import analyze
 from juicedb.cli.common import err_console
@@ -37,8 +38,8 @@ def main() -> None:
     try:
         app()  # usage errors are typer's: it prints them and exits 2
     except JuicedbError as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        err_console.print(f"[red]error:[/red] {escape(str(e))}")  # "juicedb[ray]" is not markup
         sys.exit(e.exit_code)
     except duckdb.Error as e:
-        err_console.print(f"[red]SQL error:[/red] {e}")
+        err_console.print(f"[red]SQL error:[/red] {escape(str(e))}")
         sys.exit(2)
