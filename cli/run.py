@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,11 @@ from juicedb.cli.common import (
 DJ_SUFFIXES = (".yaml", ".yml")
 
 
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data-Juicer process config (.yaml).",
                                                exists=True, dir_okay=False)],
         workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -35,6 +41,12 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
         memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 8GB (default 2GB; "
                                                          "spills to the workspace beyond it).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        engine: Annotated[Engine, typer.Option(
+            help="Where operator batches run: local processes, or Ray Data jobs (needs juicedb\\[ray]; "
+                 "planning, the stats cache and the SQL stay local).")] = Engine.local,
+        address: Annotated[str | None, typer.Option(
+            help="Ray cluster to use with --engine ray, e.g. auto or ray://head:10001 (default: start a local "
+                 "one).")] = None,
         skip_missing: DjSkipMissingOpt = False, skip: DjSkipOpt = None, sets: DjSetOpt = None,
         dj_trace: Annotated[Path | None, typer.Option(
             "--dj-trace", help="Also write Data-Juicer's tracer files (<folder>/trace/*.jsonl) from this run's "
@@ -45,6 +57,8 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
     juicedb lacks are listed before any data is read.
     """
     config = recipe.suffix.lower() in DJ_SUFFIXES
+    if address is not None and engine is not Engine.ray:
+        raise typer.BadParameter("--address is the Ray cluster of --engine ray", param_hint="--address")
     if not config and (skip_missing or skip or sets):
         raise typer.BadParameter("--skip-missing, --skip and --set apply to Data-Juicer configs (.yaml), "
                                  f"not to {recipe.name}", param_hint="RECIPE")
@@ -59,8 +73,11 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
             console.print(f"  note: {note}", markup=False, highlight=False)
     cores = os.cpu_count() or 1
     workers = threads or (min(plan.np, cores) if plan is not None and plan.np else cores)
+    if engine is Engine.ray:  # this machine's cores say nothing of the cluster's: Ray's CPUs unless --threads
+        workers = threads
     files: list[str] = []
-    with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit) as ws, Progress(
+    with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit, engine=engine.value,
+                      address=address) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=quiet) as progress:
         tasks: dict[str, int] = {}

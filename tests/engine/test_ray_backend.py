@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import sys
 
 import pyarrow as pa
@@ -103,3 +105,32 @@ def test_ray_engine_without_ray_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"pip install 'juicedb\[ray\]'"):
         juicedb.open(tmp_path / "ws", engine="ray")
     assert not (tmp_path / "ws" / "juicedb.duckdb").exists()
+
+
+@pytest.mark.ray
+def test_cli_run_engine_ray_on_a_running_cluster(tmp_path, ray_instance):
+    """``juicedb run --engine ray --address`` joins a running Ray cluster (here: this test module's instance)."""
+    data = write_jsonl(tmp_path / "d.jsonl", _texts()[:60])
+    recipe = tmp_path / "r.sql"
+    recipe.write_text(f"CREATE TABLE kept AS {RECIPE.format(data=data)};\n")
+    address = ray_instance.get_runtime_context().gcs_address
+    run = subprocess.run([sys.executable, "-m", "juicedb.cli", "run", str(recipe), "-w", str(tmp_path / "ws"), "-q",
+                          "--engine", "ray", "--address", address], capture_output=True, text=True, check=False,
+                         env={**os.environ, "COLUMNS": "200"}, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with juicedb.open(tmp_path / "local") as ws:
+        expected = ws.run(RECIPE.format(data=data)).num_rows
+    assert f"table kept: {expected} rows" in run.stdout
+
+
+def test_cli_engine_ray_without_ray_names_the_extra(tmp_path):
+    recipe = tmp_path / "r.sql"
+    recipe.write_text("SELECT 1;\n")
+    # a sitecustomize that hides Ray, as in an install without the extra
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("import sys\nsys.modules['ray'] = None\n")
+    run = subprocess.run([sys.executable, "-m", "juicedb.cli", "run", str(recipe), "-w", str(tmp_path / "ws"), "-q",
+                          "--engine", "ray"], capture_output=True, text=True, check=False, timeout=300,
+                         env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(tmp_path / "site")})
+    assert run.returncode != 0
+    assert "pip install 'juicedb[ray]'" in run.stdout + run.stderr
