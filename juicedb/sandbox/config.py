@@ -24,6 +24,8 @@ was found. Relative paths are relative to the config file.
     combine: {top_k: 3}                 # (c) all 2^k - 1 intersections of the top-k OPs
     duplicate: {times: [2, 3]}          # (d) top pool x t vs filled from lower pyramid levels
     refine: {seeds: [0, 1, 2, 3]}       # (e) refined recipe.sql, its pool vs random
+    prepare:                            # optional: commands that make missing inputs, run first
+      - {run: "{python} make_data.py", creates: data/train.jsonl}
 
 >>> cfg = parse({"name": "t", "dataset": "d.jsonl", "probe": {"ops": ["text_len(text)"]},
 ...              "trainer": {"type": "text_lm"}, "evaluators": [{"type": "text_lm", "eval_sets": {"e": "e.jsonl"}}]},
@@ -47,7 +49,7 @@ from juicedb.sandbox.pools import DEFAULT_SPLIT, parse_ratios
 STAGES = ("probe", "analyze", "combine", "duplicate", "refine")
 TOP_KEYS = {"name", "dataset", "text_key", "output", "seeds", "pool_seed", "split_ratios", "probe", "trainer",
             "evaluators", "rank_metrics", "analyze", "combine", "duplicate", "refine", "keep_artifacts",
-            "min_pool_rows", "workspace"}
+            "min_pool_rows", "workspace", "prepare"}
 STAGE_KEYS = {"probe": {"ops"}, "analyze": {"clusters"}, "combine": {"top_k"},
               "duplicate": {"times", "shuffle", "budget", "pool"},
               "refine": {"seeds", "recipe", "table"}}
@@ -57,6 +59,12 @@ STAGE_KEYS = {"probe": {"ops"}, "analyze": {"clusters"}, "combine": {"top_k"},
 class ProbeOp:
     name: str   # the stat's column in the sandbox's stats table and its pools' names
     call: str   # SQL: an operator's stat call over the dataset's columns
+
+
+@dataclass(frozen=True)
+class PrepareStep:
+    run: str        # a shell command, run in the config's folder; {python} is this interpreter
+    creates: Path   # run only when this path is missing
 
 
 @dataclass
@@ -87,6 +95,7 @@ class SandboxConfig:
     keep_artifacts: bool = True
     min_pool_rows: int = 1
     stages: list[str] = field(default_factory=list)
+    prepare: list[PrepareStep] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -197,6 +206,12 @@ def parse(data: Any, *, base_dir: Path) -> SandboxConfig:
         name=str(data["name"]), path=None, base_dir=base_dir, dataset=path("dataset", data["dataset"]), ops=ops,
         trainer=dict(data["trainer"]), evaluators=[dict(e) for e in evaluators], raw=data)
     cfg.text_key = str(data.get("text_key", "text"))
+    prepare = data.get("prepare") or []
+    if not isinstance(prepare, list) or not all(isinstance(p, dict) and set(p) == {"run", "creates"}
+                                                for p in prepare):
+        raise SandboxError("prepare must be a list of {run: <command>, creates: <path>} steps, got "
+                           f"{data.get('prepare')!r}")
+    cfg.prepare = [PrepareStep(str(p["run"]), path("prepare.creates", p["creates"])) for p in prepare]
     if "output" in data:
         cfg.output = path("output", data["output"])
     if "workspace" in data:

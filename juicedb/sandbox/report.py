@@ -81,16 +81,18 @@ def write_report(sb: Sandbox, res: Result) -> Path:
     # (a) ranking
     if res.ranking:
         lines += ["## (a) Single-OP pools", ""]
-        header = ["rank", "pool", "samples", "score % (mean ± std)",
+        header = ["rank", "pool", "samples", "its bounds keep", "score % (mean ± std)",
                   *[f"seed {s}" for s in cfg.seeds], *[f"`{m}`" for m in res.rank_metrics]]
         rows = []
         for i, c in enumerate(res.ranking, 1):
-            rows.append([i, c.label, c.pool.rows, pm(c.mean, c.std), *[f"{s:+.2f}" for s in c.scores],
+            rows.append([i, c.label, c.pool.rows, _kept(c), pm(c.mean, c.std), *[f"{s:+.2f}" for s in c.scores],
                          *[f"{c.metric_means.get(m, float('nan')):.4f}" for m in res.rank_metrics]])
         base = [sb.jobs[(sb.random_pool(res.pool_size, s).name, s, 1.0)] for s in cfg.seeds]
-        rows.append(["", "random (baseline)", res.pool_size, "0", *["0" for _ in cfg.seeds],
+        rows.append(["", "random (baseline)", res.pool_size, "", "0", *["0" for _ in cfg.seeds],
                      *[f"{np.mean([j.metrics[m][0] for j in base]):.4f}" for m in res.rank_metrics]])
         lines += [table(header, rows), ""]
+        if any(not c.range_faithful for c in res.ranking):
+            lines += [TIES_NOTE, ""]
         if plt:
             lines += [f"![ranking]({_plot_ranking(plt, res.ranking, out / 'ranking.png').name})", ""]
         if res.agreement:
@@ -133,9 +135,10 @@ def write_report(sb: Sandbox, res: Result) -> Path:
                   f"Top-{len(res.top_ops)} OPs (each with its best bucket): {', '.join(res.top_ops)}. Every "
                   "intersection (the pyramid), and the intersection of each cluster's best OP; all trained with the "
                   "same budget and scored against the same random pools.", ""]
-        rows = [[c.level, c.pool.name, c.label, c.pool.rows, pm(c.mean, c.std) if c.scores else "not trained"]
+        rows = [[c.level, c.pool.name, c.label, c.pool.rows, _kept(c),
+                 pm(c.mean, c.std) if c.scores else "not trained"]
                 for c in sorted(res.combinations, key=lambda c: (c.level, -c.mean if c.scores else 0))]
-        lines += [table(["level", "pool", "buckets", "samples", "score %"], rows), ""]
+        lines += [table(["level", "pool", "buckets", "samples", "its bounds keep", "score %"], rows), ""]
         if plt:
             lines += [f"![combinations]({_plot_combinations(plt, res.combinations, out / 'combinations.png').name})",
                       ""]
@@ -163,7 +166,8 @@ def write_report(sb: Sandbox, res: Result) -> Path:
         verdict = ("**beats the random pool beyond seed noise**" if r["beats_random"]
                    else "**does not beat the random pool beyond seed noise**")
         lines += ["## (e) Refined recipe", "",
-                  f"The best pool ({r['predicates']}, {r['bucket_rows']} samples) as a recipe: "
+                  f"The best pool whose bucket edges select it ({r['predicates']}, {r['bucket_rows']} samples) as a "
+                  "recipe: "
                   f"[`{Path(r['recipe']).name}`]({Path(r['recipe']).name}). Run on the workspace it keeps "
                   f"{r['rows']} samples and computed {r['stats_computed']} stat values (every stat came from the "
                   "cache).", "", "```sql", (res.recipe or "").rstrip(), "```", "",
@@ -189,6 +193,15 @@ def write_report(sb: Sandbox, res: Result) -> Path:
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+TIES_NOTE = ("† A cut fell inside a run of tied values: the bucket is a slice of the tie in dataset order "
+             "(Data-Juicer's rank cut), not a range of the stat, and its edges as a predicate keep more samples. "
+             "Its score says little about the stat; the refined recipe is built from pools without †.")
+
+
+def _kept(c: Candidate) -> str:
+    return f"{c.bounds_rows}" if c.range_faithful else f"{c.bounds_rows} †"
 
 
 def _n(v: float | None, digits: int) -> str:
@@ -254,7 +267,8 @@ def _plot_combinations(plt: Any, combos: list[Candidate], path: Path) -> Path:
     x = np.arange(len(cands))
     ax.bar(x, [c.mean for c in cands], yerr=[c.std for c in cands], capsize=3,
            color=[plt.cm.viridis(0.25 + 0.2 * (c.level - 1)) for c in cands])
-    ax.set_xticks(x, [f"{c.pool.name.split(':')[-1]}\n(n={c.pool.rows})" for c in cands], fontsize=7)
+    names = [c.label if c.level == 1 else c.pool.name.split(":")[-1] for c in cands]
+    ax.set_xticks(x, [f"{n}\n(n={c.pool.rows})" for n, c in zip(names, cands)], fontsize=7, rotation=20, ha="right")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("score: Eq. 3 % over random")
     ax.set_title("Pyramid of the top OPs (darker = fewer intersected buckets)")

@@ -51,6 +51,11 @@ class Store:
                               [table])
             if not exists:
                 self.execute(f'CREATE TABLE "{table}" AS SELECT * FROM {view} LIMIT 0')
+            else:  # a newer juicedb may report more columns: add them, the other sandboxes' rows stay
+                have = {r[0] for r in self.rows(f'DESCRIBE "{table}"')}
+                for name, kind, *_ in self.rows(f"DESCRIBE {view}"):
+                    if name not in have:
+                        self.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}')
             where = " AND ".join(f'"{k}" = ?' for k in key) or "true"
             self.execute("BEGIN TRANSACTION")
             self.execute(f'DELETE FROM "{table}" WHERE {where}', list(key.values()))

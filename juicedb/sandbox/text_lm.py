@@ -197,16 +197,16 @@ def read_eval_set(path: Path, text_key: str = "text") -> list[str]:
 class TextLMEvaluator:
     """Bits per byte and per-byte perplexity of a ``text_lm`` model on named held-out sets.
 
-    ``max_bytes`` caps each set, so evaluation costs the same for every model; ``per_doc_bytes``
-    takes that many bytes from the start of each document first, so a cap spreads over many
-    documents instead of the first few.
+    A set is the documents joined as in training and cut into windows of the model's context;
+    ``max_bytes`` caps the bytes scored per set (the same for every model), taking windows spread
+    evenly over the whole set, so that every document's beginnings and middles count in
+    proportion to its length.
     """
 
     METRICS = ("bits_per_byte", "perplexity")
 
     def __init__(self, *, eval_sets: dict[str, str], metrics: list[str] | None = None, max_bytes: int = 65_536,
-                 per_doc_bytes: int | None = None, text_key: str = "text", threads: int | None = None,
-                 base_dir: Path | None = None) -> None:
+                 text_key: str = "text", threads: int | None = None, base_dir: Path | None = None) -> None:
         if not isinstance(eval_sets, dict) or not eval_sets:
             raise SandboxError("text_lm evaluator: eval_sets must name at least one set, e.g. "
                                "{docs: data/eval.jsonl}")
@@ -219,21 +219,18 @@ class TextLMEvaluator:
         missing = [f"{n}: {p}" for n, p in self.paths.items() if not p.is_file()]
         if missing:
             raise SandboxError(f"text_lm evaluator: evaluation set not found ({'; '.join(missing)})")
-        self.max_bytes, self.per_doc_bytes, self.text_key, self.threads = max_bytes, per_doc_bytes, text_key, threads
+        self.max_bytes, self.text_key, self.threads = max_bytes, text_key, threads
         self._data: dict[str, np.ndarray] = {}
 
     def fingerprint(self) -> dict[str, Any]:
         import hashlib
         digests = {n: hashlib.sha1(p.read_bytes()).hexdigest() for n, p in sorted(self.paths.items())}
         return {"type": "text_lm", "sets": digests, "metrics": self.metrics, "max_bytes": self.max_bytes,
-                "per_doc_bytes": self.per_doc_bytes, "text_key": self.text_key, "v": 1}
+                "text_key": self.text_key, "v": 2}
 
     def data(self, name: str) -> np.ndarray:
         if name not in self._data:
-            docs = read_eval_set(self.paths[name], self.text_key)
-            if self.per_doc_bytes:
-                docs = [d.encode("utf-8")[: self.per_doc_bytes].decode("utf-8", "ignore") for d in docs]
-            self._data[name] = encode_docs(docs)[: self.max_bytes]
+            self._data[name] = encode_docs(read_eval_set(self.paths[name], self.text_key))
         return self._data[name]
 
     def evaluate(self, artifact: Artifact, *, workdir: Path) -> list[Metric]:
@@ -245,19 +242,23 @@ class TextLMEvaluator:
         out = []
         with _Threads(self.threads), torch.no_grad():
             for name in self.paths:
-                nats, count = self.nll(model, self.data(name), cfg["context"])
+                nats, count = self.nll(model, self.data(name), cfg["context"], self.max_bytes)
                 bpb = nats / count / math.log(2)
                 values = {"bits_per_byte": bpb, "perplexity": math.exp(nats / count)}
                 out += [Metric(f"{name}.{m}", values[m], False) for m in self.metrics]
         return out
 
     @staticmethod
-    def nll(model: Any, data: np.ndarray, ctx: int) -> tuple[float, int]:
-        """Total negative log-likelihood (nats) of every byte after the first, in windows of ``ctx``."""
+    def nll(model: Any, data: np.ndarray, ctx: int, max_bytes: int | None = None) -> tuple[float, int]:
+        """Negative log-likelihood (nats) and bytes scored: windows of ``ctx`` (each byte predicted from the
+        bytes before it in its window), at most ``max_bytes`` of them, spread evenly over ``data``."""
         torch = _torch()
         stream = torch.from_numpy(data.astype(np.int64))
         total, count = 0.0, 0
         starts = list(range(0, max(1, len(stream) - 1), ctx))
+        if max_bytes and len(starts) * ctx > max_bytes:
+            keep = np.unique(np.linspace(0, len(starts) - 1, max(1, max_bytes // ctx)).round().astype(int))
+            starts = [starts[i] for i in keep]
         for i in range(0, len(starts), 64):
             chunk = [stream[s: s + ctx + 1] for s in starts[i: i + 64]]
             full = [s for s in chunk if len(s) == ctx + 1]

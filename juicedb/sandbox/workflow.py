@@ -58,6 +58,9 @@ def _sha1(obj: Any) -> str:
 def relative_change(pool: Metrics, base: Metrics, names: list[str]) -> float:
     """The paper's Eq. 3 for one seed, in percent: mean over metrics of the signed relative change vs ``base``.
 
+    A metric the baseline scores 0 on (a recall of 0) has no relative change and is left out of the
+    mean; NaN when every metric is.
+
     >>> relative_change({"bpb": (2.0, False), "acc": (0.6, True)}, {"bpb": (2.5, False), "acc": (0.5, True)},
     ...                 ["bpb", "acc"])
     20.0
@@ -66,10 +69,9 @@ def relative_change(pool: Metrics, base: Metrics, names: list[str]) -> float:
     for m in names:
         v, hib = pool[m]
         b, _ = base[m]
-        if b == 0:
-            raise SandboxError(f"metric {m} of the baseline is 0: a relative change is undefined")
-        changes.append((1 if hib else -1) * (v - b) / abs(b))
-    return 100.0 * float(np.mean(changes))
+        if b != 0:
+            changes.append((1 if hib else -1) * (v - b) / abs(b))
+    return 100.0 * float(np.mean(changes)) if changes else float("nan")
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -98,6 +100,13 @@ class Candidate:
     level: int
     scores: list[float] = field(default_factory=list)   # Eq. 3 per seed, in percent
     metric_means: dict[str, float] = field(default_factory=dict)
+    exact_rows: int = 0      # the bucket (or intersection of buckets) before downsampling
+    bounds_rows: int = 0     # what its bucket edges as a predicate keep: more when a cut falls inside tied values
+
+    @property
+    def range_faithful(self) -> bool:
+        """Whether the bucket edges, as stat bounds, select (within 10%) what the rank cut selected."""
+        return self.bounds_rows <= 1.1 * self.exact_rows
 
     @property
     def label(self) -> str:
@@ -148,6 +157,7 @@ class Sandbox:
         self.log = log or (lambda _line: None)
         self.store = Store(ws)
         self.pools = Pools(self.store)
+        self.prepare()  # first: the plug-ins check that their evaluation sets exist
         self.trainer = make_trainer(cfg.trainer, cfg.base_dir)
         self.evaluators = [make_evaluator(e, cfg.base_dir) for e in cfg.evaluators]
         self.fingerprint = {"trainer": self.trainer.fingerprint(),
@@ -251,6 +261,21 @@ class Sandbox:
         self.log(f"report: {res.report}")
         return res
 
+    def prepare(self) -> None:
+        """Run the config's preparation commands whose output is missing (building a dataset, say)."""
+        import sys
+
+        from juicedb.sandbox.command import _run
+        for step in self.cfg.prepare:
+            if step.creates.exists():
+                continue
+            self.log(f"[prepare] {step.run}")
+            log = self.ws.path / "sandbox" / f"prepare_{self.cfg.slug}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            _run(step.run, {"python": sys.executable}, self.cfg.base_dir, log, None, None)
+            if not step.creates.exists():
+                raise SandboxError(f"prepare step `{step.run}` ran but did not create {step.creates}")
+
     def compute_stats(self) -> None:
         """The probe's stats over the whole dataset, through the engine (cached: computed once)."""
         cfg = self.cfg
@@ -291,7 +316,9 @@ class Sandbox:
             for label, pool in zip(labels, raw[op.name]):
                 if pool.rows > size:
                     pool = self.pools.downsample(f"{pool.name}/{size}", pool.name, size, cfg.pool_seed)
-                cands.append(Candidate(pool, [(op.name, label)], 1))
+                raw_rows = self.raw_buckets[op.name][labels.index(label)].rows
+                cands.append(Candidate(pool, [(op.name, label)], 1, exact_rows=raw_rows,
+                                       bounds_rows=self.bounds_rows([(op.name, label)])))
         self.log(f"[probe] {len(cands)} pools of {size} samples, {len(cfg.seeds)} seeds, random pool per seed")
         for seed in cfg.seeds:  # seed by seed: a run killed midway has whole seeds done
             self.job(self.random_pool(size, seed), seed, "probe")
@@ -387,17 +414,18 @@ class Sandbox:
             for subset in itertools.combinations(range(len(top)), level):
                 members = [top[i].members[0] for i in subset]
                 name = "top_" + "_".join(str(i) for i in subset)
-                if level == 1:
-                    combos.append(Candidate(top[subset[0]].pool, members, 1, list(top[subset[0]].scores),
-                                            dict(top[subset[0]].metric_means)))
+                if level == 1:  # the probe's pool itself, trained and scored already
+                    combos.append(top[subset[0]])
                     continue
                 pool = self.pools.intersect(f"{cfg.slug}:{name}", [self._raw(s, b) for s, b in members])
-                combos.append(Candidate(pool, members, level))
+                combos.append(Candidate(pool, members, level, exact_rows=pool.rows,
+                                        bounds_rows=self.bounds_rows(members)))
         if res.clusters and len({r["cluster"] for r in res.clusters}) > 1:
             members = [(r["stat"], r["best_bucket"]) for r in res.clusters if r["cluster_best"]]
             if len(members) > 1 and sorted(members) not in [sorted(c.members) for c in combos]:
                 pool = self.pools.intersect(f"{cfg.slug}:cluster_best", [self._raw(s, b) for s, b in members])
-                combos.append(Candidate(pool, members, len(members)))
+                combos.append(Candidate(pool, members, len(members), exact_rows=pool.rows,
+                                        bounds_rows=self.bounds_rows(members)))
         for c in combos:
             if c.scores:
                 continue
@@ -407,6 +435,25 @@ class Sandbox:
             self.score(c, cfg.seeds, "combine", base_size=res.pool_size)
         res.combinations = combos
         self._write("sandbox_combinations", self._candidate_rows(combos, cfg.seeds))
+
+    def bucket_edges(self, stat: str, bucket: str) -> tuple[float | None, float | None]:
+        """The bucket's lowest and highest value as bounds (None on the open side of the first and last)."""
+        labels = bucket_labels(len(self.cfg.split_ratios) + 1)
+        i = labels.index(bucket)
+        bounds = {b: (lo, hi) for b, lo, hi, _ in self.pools.bucket_bounds(self.dataset, stat)}
+        lo, hi = bounds.get(i, (None, None))
+        return (lo if i > 0 else None), (hi if i < len(labels) - 1 else None)
+
+    def bounds_rows(self, members: list[tuple[str, str]]) -> int:
+        """Samples whose stats lie within every member bucket's edges (what the refined recipe would keep)."""
+        parts, params = [], []
+        for stat, bucket in members:
+            lo, hi = self.bucket_edges(stat, bucket)
+            conds = ["value IS NOT NULL"] + (["value >= ?"] if lo is not None else []) + \
+                    (["value <= ?"] if hi is not None else [])
+            params += [self.dataset, stat, *(v for v in (lo, hi) if v is not None)]
+            parts.append(f"SELECT uid FROM pool_buckets WHERE dataset = ? AND stat = ? AND {' AND '.join(conds)}")
+        return int(self.store.one(f"SELECT count(*) FROM ({' INTERSECT '.join(parts)})", params))
 
     def _raw(self, stat: str, bucket: str) -> str:
         labels = bucket_labels(len(self.cfg.split_ratios) + 1)
@@ -473,7 +520,14 @@ class Sandbox:
     def refine(self) -> None:
         cfg, res = self.cfg, self.result
         assert res is not None
-        best = max([c for c in res.ranking + res.combinations if c.scores], key=lambda c: c.mean)
+        scored = [c for c in res.ranking + res.combinations if c.scores]
+        faithful = [c for c in scored if c.range_faithful]
+        best = max(faithful or scored, key=lambda c: c.mean)
+        top = max(scored, key=lambda c: c.mean)
+        if top is not best:
+            res.notes.append(f"refine: the best-scoring pool, {top.label}, is cut inside tied values (its bounds "
+                             f"keep {top.bounds_rows} samples, the pool has {top.exact_rows}): no recipe of stat "
+                             f"bounds selects it, so the recipe is the best pool whose bounds do, {best.label}")
         out_dir = self.output_dir()
         path = cfg.refine_recipe or out_dir / "refined_recipe.sql"
         table = cfg.refine_table or f"sandbox_{cfg.slug}_refined"
@@ -526,16 +580,18 @@ class Sandbox:
         for stat, bucket in best.members:
             op: ProbeOp = calls[stat]
             i = labels.index(bucket)
-            bounds = {b: (lo, hi, n) for b, lo, hi, n in self.pools.bucket_bounds(self.dataset, stat)}
-            lo = bounds[i][0] if i > 0 else None
-            hi = bounds[i][1] if i < len(labels) - 1 else None
+            lo, hi = self.bucket_edges(stat, bucket)
+            t = self.stats.schema.field(stat).type
+            value = op.call  # a list stat was sorted by its mean, 0 for an empty list (DJ)
+            if pa.types.is_list(t) or pa.types.is_large_list(t):
+                value = f"coalesce(list_avg({op.call}), 0)"
             # a stat equal to an edge value may sit on both sides of the cut (ties): both ends closed
             if lo is not None and hi is not None:
-                cond = f"{op.call} BETWEEN {_num(lo)} AND {_num(hi)}"
+                cond = f"{value} BETWEEN {_num(lo)} AND {_num(hi)}"
             elif lo is not None:
-                cond = f"{op.call} >= {_num(lo)}"
+                cond = f"{value} >= {_num(lo)}"
             elif hi is not None:
-                cond = f"{op.call} <= {_num(hi)}"
+                cond = f"{value} <= {_num(hi)}"
             else:
                 continue
             conds.append((cond, f"{stat}:{bucket}, ranks {self._ranks(stat, i)} of {self.result.rows}"))
@@ -586,13 +642,15 @@ class Sandbox:
         for rank, c in enumerate(cands, 1):
             rows.append({
                 "sandbox": self.cfg.name, "rank": rank, "pool": c.pool.name, "label": c.label, "level": c.level,
-                "rows": c.pool.rows, "score_mean": _f(c.mean), "score_std": _f(c.std), "seeds": seeds,
+                "rows": c.pool.rows, "bounds_rows": c.bounds_rows, "score_mean": _f(c.mean), "score_std": _f(c.std),
+                "seeds": seeds,
                 "scores": [float(s) for s in c.scores],
                 "metrics": json.dumps({m: round(v, 6) for m, v in sorted(c.metric_means.items())}),
             })
         return pa.Table.from_pylist(rows, schema=pa.schema([
             ("sandbox", pa.string()), ("rank", pa.int64()), ("pool", pa.string()), ("label", pa.string()),
-            ("level", pa.int64()), ("rows", pa.int64()), ("score_mean", pa.float64()), ("score_std", pa.float64()),
+            ("level", pa.int64()), ("rows", pa.int64()), ("bounds_rows", pa.int64()), ("score_mean", pa.float64()),
+            ("score_std", pa.float64()),
             ("seeds", pa.list_(pa.int64())), ("scores", pa.list_(pa.float64())), ("metrics", pa.string())]))
 
 

@@ -148,3 +148,63 @@ def test_cli_lists_pools_and_jobs(tmp_path, tiny_data):
     assert jobs.exit_code == 0 and jobs.output.count("done") == 10
     summary = json.loads(json.dumps(res.output.splitlines()))
     assert any("best single-OP pool" in line for line in summary)
+
+
+PREPARE = """
+import sys
+from pathlib import Path
+from juicedb.sandbox.clip import make_shapes
+out = Path(sys.argv[1])
+make_shapes(out, 60, seed=1, wrong_captions=0.3, degraded=0.3, name="train", size=16)
+make_shapes(out, 20, seed=2, name="heldout", size=16)
+"""
+
+
+def test_clip_sandbox_prepares_its_data_and_probes_image_stats(tmp_path):
+    """An image-text sandbox: a prepare step builds the data, image_sizes(images) cuts the pools."""
+    (tmp_path / "make.py").write_text(PREPARE)
+    cfg = sandbox_config.parse({
+        "name": "clip", "dataset": "data/train.jsonl", "output": "out", "seeds": [0],
+        "prepare": [{"run": "{python} make.py data", "creates": "data/heldout.jsonl"}],
+        "probe": {"ops": ["image_sizes(images)"]},
+        "trainer": {"type": "clip_contrastive", "samples": 64, "batch": 16, "image_size": 16, "embed_dim": 16,
+                    "width": 4, "buckets": 256, "threads": 1},
+        "evaluators": [{"type": "clip_contrastive", "zero_shot": {"zs": "data/heldout.jsonl"},
+                        "retrieval": {"rt": "data/heldout.jsonl"}, "k": [5]}],
+        "rank_metrics": ["zs.zero_shot_acc", "rt.i2t_r@5"], "combine": {"top_k": 1}, "refine": {"seeds": [0]},
+    }, base_dir=tmp_path)
+    lines: list[str] = []
+    with juicedb.open(tmp_path / "ws", threads=1) as ws:
+        res = run_sandbox(ws, cfg, log=lines.append)
+    assert any(line.startswith("[prepare]") for line in lines)
+    assert res.rows == 60 and [c.label for c in res.ranking if c.label.endswith(":high")] == ["image_sizes:high"]
+    assert res.rank_metrics == ["zs.zero_shot_acc", "rt.i2t_r@5"] and len(res.ranking) == 3
+    # a list stat (one size per image) is bucketed, and refined, by its mean
+    assert "coalesce(list_avg(image_sizes(images)), 0)" in res.recipe and res.refined["stats_computed"] == 0
+
+
+def test_buckets_cut_inside_ties_are_flagged_and_not_refined(tmp_path, tiny_data):
+    """word_rep_ratio is 0 for 84% of the tiny corpus: every tercile holds a slice of that one tie.
+
+    Their edges as a predicate (= 0) keep far more than the bucket, so the refined recipe is built from the
+    best pool whose edges do select it.
+    """
+    cfg = sandbox_config.parse(tiny_config(tiny_data, seeds=[0], probe={"ops": ["word_rep_ratio(text)",
+                                                                              "text_len(text)"]},
+                                           analyze=None, duplicate=None, refine={"seeds": [0]}),
+                               base_dir=tiny_data)
+    with juicedb.open(tmp_path / "ws", threads=1) as ws:
+        res = run_sandbox(ws, cfg)
+    by = {c.label: c for c in res.ranking}
+    kept = {label: (by[label].exact_rows, by[label].bounds_rows, by[label].range_faithful)
+            for label in ("word_rep_ratio:low", "word_rep_ratio:mid", "word_rep_ratio:high")}
+    # low: <= 0, mid: BETWEEN 0 AND 0, high: >= 0 (its first 52 ranks are zeros too)
+    assert kept == {"word_rep_ratio:low": (100, 252, False), "word_rep_ratio:mid": (100, 252, False),
+                    "word_rep_ratio:high": (100, 300, False)}
+    assert all(by[f"text_len:{b}"].range_faithful for b in ("low", "mid", "high"))
+    chosen = next(c for c in res.ranking + res.combinations if c.label == res.refined["predicates"])
+    assert chosen.range_faithful and res.refined["rows"] == chosen.bounds_rows
+    assert all(c.bounds_rows >= c.exact_rows for c in res.ranking + res.combinations)
+    if not max(res.ranking + res.combinations, key=lambda c: c.mean).range_faithful:
+        assert any(n.startswith("refine: the best-scoring pool") for n in res.notes)
+    assert "† A cut fell inside a run of tied values" in res.report.read_text()
