@@ -8,7 +8,7 @@ was found. Relative paths are relative to the config file.
     name: demo                          # names the workspace tables' rows and the report
     dataset: data/sandbox/corpus.jsonl.gz
     text_key: text                      # optional
-    output: out/sandbox_demo            # report.md, plots, refined recipe
+    output: out/sandbox_demo            # report.md, plots (plots: false for none), refined recipe
     seeds: [0, 1]                       # every training job runs once per seed
     pool_seed: 42                       # downsampling and filling
     split_ratios: [1/3, 2/3]            # Data-Juicer's terciles: low, mid, high
@@ -49,7 +49,7 @@ from juicedb.sandbox.pools import DEFAULT_SPLIT, parse_ratios
 STAGES = ("probe", "analyze", "combine", "duplicate", "refine")
 TOP_KEYS = {"name", "dataset", "text_key", "output", "seeds", "pool_seed", "split_ratios", "probe", "trainer",
             "evaluators", "rank_metrics", "analyze", "combine", "duplicate", "refine", "keep_artifacts",
-            "min_pool_rows", "workspace", "prepare"}
+            "min_pool_rows", "workspace", "prepare", "plots"}
 STAGE_KEYS = {"probe": {"ops"}, "analyze": {"clusters"}, "combine": {"top_k"},
               "duplicate": {"times", "shuffle", "budget", "pool"},
               "refine": {"seeds", "recipe", "table"}}
@@ -93,6 +93,7 @@ class SandboxConfig:
     refine_recipe: Path | None = None
     refine_table: str | None = None
     keep_artifacts: bool = True
+    plots: bool = True
     min_pool_rows: int = 1
     stages: list[str] = field(default_factory=list)
     prepare: list[PrepareStep] = field(default_factory=list)
@@ -226,6 +227,7 @@ def parse(data: Any, *, base_dir: Path) -> SandboxConfig:
             raise SandboxError(f"rank_metrics must be a list of metric names, got {rm!r}")
         cfg.rank_metrics = list(rm)
     cfg.keep_artifacts = bool(data.get("keep_artifacts", True))
+    cfg.plots = bool(data.get("plots", True))
     cfg.min_pool_rows = int(data.get("min_pool_rows", 1))
 
     cfg.stages = ["probe"]

@@ -57,8 +57,8 @@ def pm(mean: float | None, std: float | None, digits: int = 2, sign: bool = True
 
 def write_report(sb: Sandbox, res: Result) -> Path:
     out = sb.output_dir()
-    plt = _plt()
     cfg = res.config
+    plt = _plt() if cfg.plots else None
     lines = [f"# Sandbox report: {cfg.name}", ""]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     trainer = sb.fingerprint["trainer"]
@@ -75,7 +75,7 @@ def write_report(sb: Sandbox, res: Result) -> Path:
         "Score = the paper's Eq. 3: the relative change (%) of each metric over the random pool of the same "
         "seed and size, signed so that better is positive, averaged over the metrics; mean ± std (ddof 1) "
         "over seeds.", ""]
-    if not plt:
+    if not plt and cfg.plots:
         lines += ["_Plots skipped: matplotlib is not installed (`pip install 'juicedb[sandbox]'`)._", ""]
 
     # (a) ranking

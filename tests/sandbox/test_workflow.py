@@ -70,7 +70,7 @@ def test_every_stage_runs_and_lands_in_tables(tmp_path, tiny_data):
     assert (res.report.parent / "ranking.png").stat().st_size > 1000
     # the whole config again: nothing is trained
     with juicedb.open(tmp_path / "ws", threads=1) as ws:
-        again = run_sandbox(ws, cfg)
+        again = run_sandbox(ws, sandbox_config.parse(tiny_config(tiny_data, plots=False), base_dir=tiny_data))
     assert again.trained == 0 and again.reused == trained + res.reused
     assert [c.scores for c in again.ranking] == [c.scores for c in res.ranking]
 
@@ -78,7 +78,7 @@ def test_every_stage_runs_and_lands_in_tables(tmp_path, tiny_data):
 def test_killed_run_resumes_without_retraining_finished_jobs(tmp_path, tiny_data):
     """SIGKILL `juicedb sandbox run` after a few jobs; the re-run trains only the jobs that had not finished."""
     cfg = write_config(tiny_data, tiny_config(tiny_data, probe={"ops": ["text_len(text)", "alnum_ratio(text)"]},
-                                              analyze=None, duplicate=None, refine=None))
+                                              analyze=None, duplicate=None, refine=None, plots=False))
     ws_path = tmp_path / "ws"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     seen, out = 0, []
@@ -136,7 +136,7 @@ def test_cli_lists_pools_and_jobs(tmp_path, tiny_data):
 
     from juicedb.cli.main import app
     cfg = write_config(tiny_data, tiny_config(tiny_data, seeds=[0], analyze=None, combine=None, duplicate=None,
-                                              refine=None))
+                                              refine=None, plots=False))
     runner = CliRunner()
     ws = str(tmp_path / "ws")
     res = runner.invoke(app, ["sandbox", "run", str(cfg), "-w", ws, "-q"], env={"COLUMNS": "200"})
@@ -172,6 +172,7 @@ def test_clip_sandbox_prepares_its_data_and_probes_image_stats(tmp_path):
         "evaluators": [{"type": "clip_contrastive", "zero_shot": {"zs": "data/heldout.jsonl"},
                         "retrieval": {"rt": "data/heldout.jsonl"}, "k": [5]}],
         "rank_metrics": ["zs.zero_shot_acc", "rt.i2t_r@5"], "combine": {"top_k": 1}, "refine": {"seeds": [0]},
+        "plots": False,
     }, base_dir=tmp_path)
     lines: list[str] = []
     with juicedb.open(tmp_path / "ws", threads=1) as ws:
@@ -191,7 +192,7 @@ def test_buckets_cut_inside_ties_are_flagged_and_not_refined(tmp_path, tiny_data
     """
     cfg = sandbox_config.parse(tiny_config(tiny_data, seeds=[0], probe={"ops": ["word_rep_ratio(text)",
                                                                               "text_len(text)"]},
-                                           analyze=None, duplicate=None, refine={"seeds": [0]}),
+                                           analyze=None, duplicate=None, refine={"seeds": [0]}, plots=False),
                                base_dir=tiny_data)
     with juicedb.open(tmp_path / "ws", threads=1) as ws:
         res = run_sandbox(ws, cfg)
