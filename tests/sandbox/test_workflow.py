@@ -209,3 +209,20 @@ def test_buckets_cut_inside_ties_are_flagged_and_not_refined(tmp_path, tiny_data
     if not max(res.ranking + res.combinations, key=lambda c: c.mean).range_faithful:
         assert any(n.startswith("refine: the best-scoring pool") for n in res.notes)
     assert "† A cut fell inside a run of tied values" in res.report.read_text()
+
+
+@pytest.mark.parametrize("name", ["sandbox_demo", "sandbox_clip"])
+def test_shipped_configs_are_valid(tmp_path, name):
+    """The demos are not run in tests (minutes of training); their configs and stat calls are checked."""
+    from juicedb.sandbox.plugins import make_evaluator, make_trainer
+    from tests.conftest import ROOT
+    cfg = sandbox_config.load(ROOT / "recipes" / f"{name}.yaml")
+    assert cfg.stages == ["probe", "analyze", "combine", "duplicate", "refine"] and len(cfg.seeds) >= 2
+    make_trainer(cfg.trainer, cfg.base_dir)
+    if name == "sandbox_demo":  # the clip demo's evaluation sets are built by its prepare step
+        assert cfg.dataset.is_file()
+        for e in cfg.evaluators:
+            make_evaluator(e, cfg.base_dir)
+    cols = ", ".join(f"{op.call} AS {op.name}" for op in cfg.ops)
+    with juicedb.open(tmp_path / "ws") as ws:
+        assert ws.compile(f"SELECT {cols} FROM read_json_auto('x.jsonl')")
