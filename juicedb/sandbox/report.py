@@ -150,7 +150,7 @@ def write_report(sb: Sandbox, res: Result) -> Path:
                   f"The best combined pool `{d0['pool']}` ({d0['rows']} samples) repeated x t, against the same pool "
                   f"filled to t times its size with new samples from the pyramid's lower levels; budget "
                   f"{'x t (the same epochs over each)' if cfg.dup_budget == 'scaled' else 'fixed'}. "
-                  f"Metric: mean of {d0['metric']} (raw value, mean ± std over seeds).", ""]
+                  f"Metric: {d0['metric']} (raw value, mean ± std over seeds).", ""]
         rows = [[r["times"], r["kind"], r["rows"], r["distinct_rows"], f"x{r['scale']:g}",
                  pm(r["mean_metric"], r["std_metric"], 4, sign=False),
                  pm(r.get("fill_vs_dup_mean"), r.get("fill_vs_dup_std")) if "fill_vs_dup_mean" in r else ""]
@@ -172,7 +172,7 @@ def write_report(sb: Sandbox, res: Result) -> Path:
                   f"{r['rows']} samples and computed {r['stats_computed']} stat values (every stat came from the "
                   "cache).", "", "```sql", (res.recipe or "").rstrip(), "```", "",
                   f"Refined pool against a random pool of the same size ({r['rows']}), same budget, seeds "
-                  f"{', '.join(map(str, r['seeds']))}; metric: mean of {r['metric']} "
+                  f"{', '.join(map(str, r['seeds']))}; metric: {r['metric']} "
                   f"({'higher' if r['higher_is_better'] else 'lower'} is better):", "",
                   table(["pool", "mean ± std", *[f"seed {s}" for s in r["seeds"]]],
                         [["refined", pm(r["refined_mean"], r["refined_std"], 4, False),

@@ -515,7 +515,7 @@ class Sandbox:
             job = self.job(pool, seed, "duplicate", scale)
             avg.append(float(np.mean([job.metrics[m][0] for m in names])))
         return {"times": times, "kind": kind, "pool": pool.name, "rows": pool.rows, "distinct_rows": pool.distinct_rows,
-                "scale": scale, "avg_metric": avg, "metric": " + ".join(names)}
+                "scale": scale, "avg_metric": avg, "metric": _metric_label(names)}
 
     def refine(self) -> None:
         cfg, res = self.cfg, self.result
@@ -562,7 +562,7 @@ class Sandbox:
             "bucket_rows": best.pool.rows, "recipe": str(path), "stats_computed": computed, "seeds": seeds,
             "refined_mean": float(np.mean(ref)), "refined_std": mean_std(ref)[1], "random_mean": float(np.mean(rnd)),
             "random_std": mean_std(rnd)[1], "eq3_mean": mean_std(rel)[0], "eq3_std": mean_std(rel)[1],
-            "welch_t": t_stat, "p_value": p_value, "beats_random": beats, "metric": " + ".join(names),
+            "welch_t": t_stat, "p_value": p_value, "beats_random": beats, "metric": _metric_label(names),
             "higher_is_better": hib, "refined_values": ref, "random_values": rnd}
         self._write("sandbox_refined", pa.Table.from_pylist([{"sandbox": cfg.name, **{
             k: v for k, v in res.refined.items() if not isinstance(v, list)}}]))
@@ -738,6 +738,10 @@ def _f(v: float | None) -> float | None:
 def _num(v: float) -> str:
     """A bound as SQL: integers plainly, other numbers by their shortest exact repr."""
     return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _metric_label(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"mean({', '.join(names)})"
 
 
 def _p(p: float | None) -> str:
