@@ -9,6 +9,7 @@ import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,7 +43,8 @@ def print_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50
     for name in table.column_names:
         out.add_column(name, overflow="fold", max_width=60)
     for row in table.slice(0, max_rows).to_pylist():
-        out.add_row(*("NULL" if v is None else _short(v) for v in row.values()))
+        # cells as Text: data is never read as rich markup ("[b]") or emoji codes (":100:")
+        out.add_row(*(Text("NULL" if v is None else _short(v)) for v in row.values()))
     console.print(out)
     if table.num_rows > max_rows:
         console.print(f"[dim]{table.num_rows} rows, first {max_rows} shown[/dim]")
