@@ -469,42 +469,37 @@ class Engine:
         temps.append(keep_table(call.table))
 
     def _cluster_keep(self, ctx: Context, call: OpCall, uid_sql: str) -> None:
-        """Union-find over the rows a deduplicator joins; the lowest row of each component is kept (as DJ)."""
+        """Connected components of the rows a deduplicator joins; the lowest row of each is kept (as DJ's
+        union-find). Each row is linked to the lowest row of every group it is in; scipy labels the components."""
+        import numpy as np
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
         h, alias = call.placeholder, quote(ctx.base_alias)
         if call.spec.grouping == "lsh":  # rows sharing a band key
-            buckets = self.con.sql(
-                f"SELECT list(__rid ORDER BY __rid) AS rids FROM (SELECT __rid, unnest({h}) AS k FROM {call.table} "
-                f"WHERE {h} IS NOT NULL) GROUP BY k HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+            groups = f"SELECT __rid, unnest({h}) AS g FROM {call.table} WHERE {h} IS NOT NULL"
         else:  # rows with equal hashes, and the pairs the operator's grouping names
-            buckets = self.con.sql(
-                f"SELECT list(__rid ORDER BY __rid) AS rids FROM {call.table} WHERE {h} IS NOT NULL GROUP BY {h} "
-                "HAVING count(*) > 1").to_arrow_table().column("rids").to_pylist()
+            groups = f"SELECT __rid, {h} AS g FROM {call.table} WHERE {h} IS NOT NULL"
+        links = self.con.sql(f"SELECT first, __rid FROM (SELECT __rid, min(__rid) OVER (PARTITION BY g) AS first "
+                             f"FROM ({groups})) WHERE __rid <> first").to_arrow_table()
+        a = links.column("first").to_numpy().astype(np.int64)
+        b = links.column("__rid").to_numpy().astype(np.int64)
+        if call.spec.grouping != "lsh":
             rows = self.con.sql(f"SELECT __rid, {h} AS h FROM {call.table} WHERE {h} IS NOT NULL "
                                 "ORDER BY __rid").to_arrow_table()
-            rids = rows.column("__rid").to_pylist()
-            pairs = call.spec.grouping(rows.column("h").to_numpy(), call.params)
-            buckets += [[rids[i], rids[j]] for i, j in pairs]
-        parent: dict[int, int] = {}
-
-        def find(x: int) -> int:
-            root = x
-            while parent.get(root, root) != root:
-                root = parent[root]
-            while parent.get(x, x) != root:
-                parent[x], x = root, parent[x]
-            return root
-
-        for rids in buckets:
-            first = find(rids[0])
-            for x in rids[1:]:
-                rx = find(x)
-                if rx != first:
-                    lo = min(rx, first)
-                    parent[rx] = parent[first] = lo
-                    first = lo
-        members = list(parent)
-        roots = pa.table({"__rid": pa.array(members, pa.int64()),  # noqa: F841 - read by SQL
-                          "root": pa.array([find(x) for x in members], pa.int64())})
+            rids = rows.column("__rid").to_numpy().astype(np.int64)
+            pairs = np.asarray(call.spec.grouping(rows.column("h").to_numpy(), call.params), dtype=np.int64)
+            if pairs.size:
+                a, b = np.concatenate([a, rids[pairs[:, 0]]]), np.concatenate([b, rids[pairs[:, 1]]])
+        nodes = np.unique(np.concatenate([a, b]))
+        n = len(nodes)
+        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (np.searchsorted(nodes, a), np.searchsorted(nodes, b))),
+                           shape=(n, n))
+        count, labels = connected_components(graph, directed=False)
+        lowest = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(lowest, labels, nodes)
+        roots = pa.table({"__rid": pa.array(nodes, pa.int64()),  # noqa: F841 - read by SQL
+                          "root": pa.array(lowest[labels], pa.int64())})
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {keep_table(call.table)} AS SELECT t.__rid, "
             f"(r.root IS NULL OR r.root = t.__rid) AS {h}_keep, rootrow.uid AS {h}_first "
