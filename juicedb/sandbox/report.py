@@ -275,6 +275,12 @@ def _plot_combinations(plt: Any, combos: list[Candidate], path: Path) -> Path:
     return _save(plt, fig, path)
 
 
+def _wrap(label: str, width: int = 34) -> str:
+    """A long axis label on several lines (a metric average names every metric)."""
+    import textwrap
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
 def _plot_duplication(plt: Any, res: Result, path: Path) -> Path:
     rows = res.duplication
     top = rows[0]
@@ -286,7 +292,7 @@ def _plot_duplication(plt: Any, res: Result, path: Path) -> Path:
                     label="top pool duplicated" if kind == "duplicate" else "filled from lower levels")
     ax.set_xticks(sorted({r["times"] for r in rows}))
     ax.set_xlabel("pool size (x the top pool)")
-    ax.set_ylabel(f"{top['metric']} (mean)")
+    ax.set_ylabel(_wrap(f"{top['metric']} (mean over seeds)"))
     ax.set_title("Duplication vs diversity")
     ax.legend()
     return _save(plt, fig, path)
@@ -301,6 +307,6 @@ def _plot_refined(plt: Any, r: dict[str, Any], path: Path) -> Path:
         del name
     ax.set_xticks([0, 1], [f"random (n={r['rows']})", f"refined (n={r['rows']})"])
     ax.set_xlim(-0.5, 1.5)
-    ax.set_ylabel(f"{r['metric']}")
+    ax.set_ylabel(_wrap(r["metric"]))
     ax.set_title(f"Refined vs random, p = {_n(r['p_value'], 3)}")
     return _save(plt, fig, path)
