@@ -179,27 +179,31 @@ def monitored(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     with log.open("w") as f:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, text=True, env=env)
-        root, peak_rss, peak_pss, n = psutil.Process(proc.pid), 0, 0, 0
+        root, peak_rss, peak_pss, n, at = psutil.Process(proc.pid), 0, 0, 0, (0.0, 0)
         while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
                 tree = [root, *root.children(recursive=True)]
-                rss = pss = 0
+                rss = pss = own = 0
                 for p in tree:
                     with contextlib.suppress(psutil.Error):
-                        if n % 10 == 0:  # PSS (smaps_rollup) once a second: it walks the page tables
+                        if n % 30 == 0:  # PSS every 3 s: smaps_rollup walks the page tables (costly at GBs)
                             m = p.memory_full_info()
                             pss += m.pss
-                            rss += m.rss
+                            r = m.rss
                         else:
-                            rss += p.memory_info().rss
-                peak_rss = max(peak_rss, rss)
+                            r = p.memory_info().rss
+                        rss += r
+                        own = r if p is root else own
+                if rss > peak_rss:
+                    peak_rss, at = rss, (time.perf_counter() - t0, own)
                 peak_pss = max(peak_pss, pss)
             n += 1
             time.sleep(0.1)
         wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}); log {log}:\n{log.read_text()[-4000:]}")
-    return {"wall_s": wall, "peak_rss_mb": peak_rss / 2**20, "peak_pss_mb": peak_pss / 2**20}
+    return {"wall_s": wall, "peak_rss_mb": peak_rss / 2**20, "peak_pss_mb": peak_pss / 2**20,
+            "peak_at_s": at[0], "peak_root_rss_mb": at[1] / 2**20}
 
 
 def run_dj(venv: Path, work: Path, dataset: str, ops: list[tuple[str, dict]], np_: int, tag: str) -> dict:
@@ -520,6 +524,15 @@ def repeat_parquet(corpus: str, out: Path, copies: int, rows: int | None = None,
     return total
 
 
+def score_recipe(dataset: str) -> str:
+    """Every stat of the pipeline (and the exact-dedup hash) for every row, no filter: fills the cache."""
+    return ("CREATE OR REPLACE TABLE all_stats AS SELECT id, text_len(text) AS a, alnum_ratio(text) AS b, "
+            "special_char_ratio(text) AS c, char_rep_ratio(text) AS d, word_rep_ratio(text) AS e, "
+            f"num_words(text) AS f, stopwords_ratio(text, words_file := '{WORDLISTS / 'stopwords.json'}') AS g, "
+            f"flagged_words_ratio(text, words_file := '{WORDLISTS / 'flagged_words.json'}') AS h, "
+            f"doc_hash(text) AS i FROM dataset('{dataset}');")
+
+
 def cmd_rethreshold(args: argparse.Namespace, work: Path) -> dict:
     import math
 
@@ -530,12 +543,7 @@ def cmd_rethreshold(args: argparse.Namespace, work: Path) -> dict:
     ops = [*FILTERS, DEDUP]
     # 1: score every stat for every row (a SELECT of the stat functions, no filter); 2: the default thresholds;
     # 3..: every threshold moved
-    score = ("CREATE OR REPLACE TABLE all_stats AS SELECT id, text_len(text) AS a, alnum_ratio(text) AS b, "
-             "special_char_ratio(text) AS c, char_rep_ratio(text) AS d, word_rep_ratio(text) AS e, "
-             f"num_words(text) AS f, stopwords_ratio(text, words_file := '{WORDLISTS / 'stopwords.json'}') AS g, "
-             f"flagged_words_ratio(text, words_file := '{WORDLISTS / 'flagged_words.json'}') AS h, "
-             f"doc_hash(text) AS i FROM dataset('{big}');")
-    recipes = [score, jdb_recipe(str(big), ops, None, cols=args.cols)]
+    recipes = [score_recipe(str(big)), jdb_recipe(str(big), ops, None, cols=args.cols)]
     recipes += [jdb_recipe(str(big), [*moved(t), DEDUP], None, cols=args.cols) for t in RETHRESHOLDS[:args.repeat]]
     r = run_jdb(args, work, {"recipes": recipes}, "rethreshold")
     runs = r["runs"]
@@ -602,9 +610,11 @@ class _TimedRelation:
 
         def timed(*a, **k):
             t = time.perf_counter()
+            _TimedConnection.current = self._where
             try:
                 return attr(*a, **k)
             finally:
+                _TimedConnection.current = "python (no DuckDB statement running)"
                 self._log.append((self._where, self._sql, time.perf_counter() - t))
         return timed
 
@@ -621,11 +631,15 @@ class _TimedConnection:
         f = sys._getframe(2)
         return f"{Path(f.f_code.co_filename).name}:{f.f_code.co_name}:{f.f_lineno}"
 
+    current = "python (no DuckDB statement running)"
+
     def execute(self, sql, *a, **k):
         where, t = self._where(), time.perf_counter()
+        _TimedConnection.current = where
         try:
             return self._con.execute(sql, *a, **k)
         finally:
+            _TimedConnection.current = "python (no DuckDB statement running)"
             self._log.append((where, sql, time.perf_counter() - t))
 
     def sql(self, sql, *a, **k):
@@ -642,12 +656,29 @@ def worker_profile(job_file: str) -> None:
     """Run the recipe once in this process under cProfile, every DuckDB statement timed by its caller."""
     import cProfile
     import pstats
+    import threading
+
+    import psutil
 
     import juicedb
     job = json.loads(Path(job_file).read_text())
     workdir = Path(job["workdir"])
     log: list = []
     prof = cProfile.Profile()
+    peaks: dict[str, tuple[float, float]] = {}  # call site -> highest (this process, whole tree) RSS seen in it
+    stop = threading.Event()
+
+    def sample() -> None:
+        me = psutil.Process()
+        while not stop.wait(0.1):
+            with contextlib.suppress(psutil.Error):
+                own = me.memory_info().rss
+                tree = own + sum(c.memory_info().rss for c in me.children(recursive=True))
+                site = _TimedConnection.current
+                old = peaks.get(site, (0, 0))
+                peaks[site] = (max(old[0], own / 2**20), max(old[1], tree / 2**20))
+
+    threading.Thread(target=sample, daemon=True).start()
     with juicedb.open(workdir / "ws", threads=job["threads"], workers=job["workers"]) as ws:
         ws.engine.con = _TimedConnection(ws.engine.con, log)
         for i, recipe in enumerate(job["recipes"]):
@@ -666,23 +697,39 @@ def worker_profile(job_file: str) -> None:
                   f"({len(log)} calls); by call site:")
             for where, (s, n, sql) in sorted(by_site.items(), key=lambda kv: -kv[1][0])[:job["top"]]:
                 print(f"  {s:7.2f} s {n:5d}x  {where:45s} {sql}")
+    stop.set()
+    print("\n=== peak RSS (MB) while each call site ran: this process, whole tree")
+    for site, (own, tree) in sorted(peaks.items(), key=lambda kv: -kv[1][1])[:job["top"]]:
+        print(f"  {own:7.0f} {tree:7.0f}  {site}")
     print("\n=== cProfile (main process), by cumulative time")
     pstats.Stats(prof).sort_stats("cumulative").print_stats(job["top"])
     print("=== by own time")
     pstats.Stats(prof).sort_stats("tottime").print_stats(job["top"])
 
+
 def cmd_profile(args: argparse.Namespace, work: Path) -> dict:
-    dataset = subset_jsonl(Path(args.corpus).resolve(), args.rows, work)
-    out = work / "kept.jsonl"
-    recipe = jdb_recipe(str(dataset), [*FILTERS, DEDUP], str(out))
+    """(a) the pipeline recipe run ``--repeat`` times in one workspace; with ``--profile-rethreshold``, (c): a
+    Parquet corpus repeated to ``--rows`` rows, scored once, then re-run with two moved threshold sets."""
+    if args.profile_rethreshold:
+        import math
+
+        import duckdb
+        n = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{args.corpus}')").fetchone()[0]
+        dataset = work / f"corpus-{args.rows}.parquet"
+        repeat_parquet(str(Path(args.corpus).resolve()), dataset, math.ceil(args.rows / n), args.rows)
+        recipes = [score_recipe(str(dataset))] + [jdb_recipe(str(dataset), [*moved(t), DEDUP], None)
+                                                  for t in RETHRESHOLDS[:2]]
+    else:
+        dataset = subset_jsonl(Path(args.corpus).resolve(), args.rows, work)
+        recipes = [jdb_recipe(str(dataset), [*FILTERS, DEDUP], str(work / "kept.jsonl"))] * args.repeat
     for workers in args.profile_workers:
         d = work / f"profile-{workers}"
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
         (d / "job.json").write_text(json.dumps({"workdir": str(d), "threads": args.threads, "workers": workers,
-                                                "recipes": [recipe] * args.repeat, "top": args.top}))
-        print(f"\n##### juicedb pipeline on {dataset.name}, threads {args.threads}, workers {workers}; "
-              f"{args.repeat} runs in one workspace (the first cold)", flush=True)
+                                                "recipes": recipes, "top": args.top}))
+        print(f"\n##### juicedb on {dataset.name}, threads {args.threads}, workers {workers}; "
+              f"{len(recipes)} runs in one workspace (the first cold)", flush=True)
         subprocess.run([sys.executable, __file__, "--worker-profile", str(d / "job.json")], check=True)
         shutil.rmtree(d, ignore_errors=True)
     return {}
@@ -718,6 +765,7 @@ def main() -> None:
     ap.add_argument("--worker-profile")
     ap.add_argument("--profile-workers", type=int, nargs="+", default=[2], help="profile: juicedb worker counts")
     ap.add_argument("--top", type=int, default=30, help="profile: lines per listing")
+    ap.add_argument("--profile-rethreshold", action="store_true", help="profile (c) instead of (a)")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker)
@@ -745,7 +793,7 @@ def main() -> None:
         return
     if not args.corpus:
         ap.error("--corpus is required")
-    if args.command == "rethreshold" and not args.rows:
+    if (args.command == "rethreshold" or args.profile_rethreshold) and not args.rows:
         args.rows = 1_000_000
     with contextlib.ExitStack() as stack:
         work = Path(args.workdir) if args.workdir else Path(stack.enter_context(
