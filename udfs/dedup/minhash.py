@@ -26,11 +26,12 @@ from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import regex
 
 from juicedb.registry import OneOf, Positive, dedup_op
 from juicedb.udfs.common.hashing import mix
-from juicedb.udfs.common.text import TextBatch
+from juicedb.udfs.common.text import TextBatch, as_array
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH = np.uint64((1 << 32) - 1)
@@ -92,6 +93,25 @@ def _signatures(h: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) -> n
     return out
 
 
+def _utf8(batch: TextBatch, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's texts as one UTF-8 buffer (null = empty) and each text's end, lower-cased as Python's
+    ``str.lower`` does: Arrow's ``ascii_lower`` for ASCII texts, ``str.lower`` for the others (final sigma,
+    dotted I...)."""
+    arr = pc.fill_null(batch.array, "")
+    if lowercase:
+        ascii_ = np.asarray(pc.string_is_ascii(arr).to_numpy(zero_copy_only=False), dtype=bool)
+        lowered = pc.ascii_lower(arr)
+        if not ascii_.all():
+            other = pa.array([t.lower() for t in arr.filter(pa.array(~ascii_)).to_pylist()], pa.string())
+            lowered = pc.replace_with_mask(lowered, pa.array(~ascii_), other)
+        arr = lowered
+    arr = as_array(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else \
+        np.zeros(0, dtype=np.uint8)
+    return data[offsets[0]:offsets[-1]], (offsets[1:] - offsets[0]).astype(np.int64)
+
+
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One 64-bit key per band and document: a mix of the band's values (equal bands, equal keys)."""
     k = np.zeros((sigs.shape[0], bands), dtype=np.uint64)
@@ -116,30 +136,35 @@ def minhash_bands(batch: TextBatch, *,
     """
     if num_bands is None or num_rows_per_band is None:
         num_bands, num_rows_per_band = optimal_param(jaccard_threshold, num_permutations)
-    ignore = regex.compile(ignore_pattern) if ignore_pattern else None
-    texts = []
-    for text in batch.strings:
-        text = text or ""
-        if lowercase:
-            text = text.lower()
-        if ignore is not None:
-            text = ignore.sub("", text)
-        texts.append(text)
     from juicedb.udfs.dedup._kernels import sha1_first_words, space_shingles
 
-    if tokenization == "space":
-        encoded = [t.encode() for t in texts]
-        doc_ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
-        data, starts, ends, doc = space_shingles(np.frombuffer(b"".join(encoded), np.uint8), doc_ends, window_size)
+    if tokenization == "space" and not ignore_pattern:  # straight from Arrow's UTF-8 buffer
+        buf, doc_ends = _utf8(batch, lowercase)
+        data, starts, ends, doc = space_shingles(buf, doc_ends, window_size)
     else:
-        grams = [shingles(t, tokenization, window_size) for t in texts]
-        counts = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
-        flat = [g for gs in grams for g in gs]
-        ends = np.cumsum(np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)))
-        starts = ends - np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
-        data, doc = b"".join(flat), np.repeat(np.arange(len(grams)), counts)
+        ignore = regex.compile(ignore_pattern) if ignore_pattern else None
+        texts = []
+        for text in batch.strings:
+            text = text or ""
+            if lowercase:
+                text = text.lower()
+            if ignore is not None:
+                text = ignore.sub("", text)
+            texts.append(text)
+        if tokenization == "space":
+            encoded = [t.encode() for t in texts]
+            doc_ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+            data, starts, ends, doc = space_shingles(np.frombuffer(b"".join(encoded), np.uint8), doc_ends,
+                                                     window_size)
+        else:
+            grams = [shingles(t, tokenization, window_size) for t in texts]
+            counts = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+            flat = [g for gs in grams for g in gs]
+            ends = np.cumsum(np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)))
+            starts = ends - np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+            data, doc = b"".join(flat), np.repeat(np.arange(len(grams)), counts)
     h = sha1_first_words(data, starts, ends)
-    keys = band_keys(_signatures(h, doc, len(texts), num_permutations), num_bands, num_rows_per_band)
+    keys = band_keys(_signatures(h, doc, len(batch), num_permutations), num_bands, num_rows_per_band)
     flat = pa.array(keys.ravel(), pa.uint64())
     offsets = pa.array(np.arange(0, keys.size + 1, num_bands, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, flat, mask=pa.array(~batch.valid))

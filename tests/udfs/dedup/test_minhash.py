@@ -135,3 +135,19 @@ def test_generated_sha1_kernel_is_up_to_date():
     from juicedb.udfs.dedup import kernels_gen
     assert Path(kernels_gen.TARGET).read_text() == kernels_gen.source(), \
         "run: python -m juicedb.udfs.dedup.kernels_gen"
+
+
+def test_arrow_fast_path_lowercases_as_python():
+    import pyarrow as pa
+
+    from juicedb.udfs.common.text import TextBatch
+    from juicedb.udfs.dedup.minhash import minhash_bands
+    # texts with Python-only lower-casing (final sigma, dotted I, title-case digraphs, sharp s), ASCII, null,
+    # empty, runs of spaces; an ignore pattern that matches nothing takes the per-string Python path
+    texts = ["ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΟΦΙΑ ΟΔΟΣ ΣΣ ΑΣ a b c", "İSTANBUL İ İ KIŞ Ǆ ǅ ß ẞ a b c d", None, "", "   ",
+             "a  b   c d e f g", "ABC DEF GHI JKL MNO", "Ünïcödé AND ascii MIXED in ONE text here"] * 3
+    array = pa.array(texts).slice(1)
+    for lowercase in (True, False):
+        fast = minhash_bands(TextBatch(array), lowercase=lowercase)
+        assert fast.equals(minhash_bands(TextBatch(array), lowercase=lowercase, ignore_pattern="(?!)"))
+    assert minhash_bands(TextBatch(array))[0] != minhash_bands(TextBatch(array), lowercase=False)[0]
