@@ -173,7 +173,7 @@ def ensure_venv(venv: Path) -> dict:
 
 # ----------------------------------------------------------------------------- process-tree monitor
 
-def monitored(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+def monitored(cmd: list[str], log: Path, env: dict | None = None, check: bool = True) -> dict:
     """Run ``cmd`` to completion; wall seconds and the peak RSS / PSS (MB) of its whole process tree."""
     import psutil
     with log.open("w") as f:
@@ -200,9 +200,9 @@ def monitored(cmd: list[str], log: Path, env: dict | None = None) -> dict:
             n += 1
             time.sleep(0.1)
         wall = time.perf_counter() - t0
-    if proc.returncode:
+    if proc.returncode and check:
         raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}); log {log}:\n{log.read_text()[-4000:]}")
-    return {"wall_s": wall, "peak_rss_mb": peak_rss / 2**20, "peak_pss_mb": peak_pss / 2**20,
+    return {"rc": proc.returncode, "wall_s": wall, "peak_rss_mb": peak_rss / 2**20, "peak_pss_mb": peak_pss / 2**20,
             "peak_at_s": at[0], "peak_root_rss_mb": at[1] / 2**20}
 
 
@@ -235,7 +235,7 @@ def read_ids(path: Path) -> list[int]:
     return ids
 
 
-def run_jdb(args: argparse.Namespace, work: Path, job: dict, tag: str) -> dict:
+def run_jdb(args: argparse.Namespace, work: Path, job: dict, tag: str, check: bool = True) -> dict:
     """One juicedb run in its own process (``--worker``), timed from the outside too."""
     run_dir = work / f"jdb-{tag}"
     if job.get("fresh", True):
@@ -243,7 +243,13 @@ def run_jdb(args: argparse.Namespace, work: Path, job: dict, tag: str) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     job = dict(job, workdir=str(run_dir), threads=args.threads)
     (run_dir / "job.json").write_text(json.dumps(job))
-    r = monitored([sys.executable, __file__, "--worker", str(run_dir / "job.json")], run_dir / "worker.log")
+    r = monitored([sys.executable, __file__, "--worker", str(run_dir / "job.json")], run_dir / "worker.log",
+                  check=check)
+    if r["rc"]:
+        lines = (run_dir / "worker.log").read_text().splitlines()
+        r["error"] = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "")
+        shutil.rmtree(run_dir / "ws", ignore_errors=True)
+        return r
     r.update(json.loads((run_dir / "result.json").read_text()))
     if job.get("out"):
         r["ids"] = read_ids(Path(job["out"]))
@@ -507,8 +513,10 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
 
 # ----------------------------------------------------------------------------- (c)
 
-def repeat_parquet(corpus: str, out: Path, copies: int, rows: int | None = None, distinct_text: bool = False) -> int:
-    """The corpus repeated ``copies`` times with distinct ids (and, if asked, a per-copy text prefix), as Parquet."""
+def repeat_parquet(corpus: str, out: Path, copies: int, rows: int | None = None, distinct_text: bool = False,
+                   uid: bool = False) -> int:
+    """The corpus repeated ``copies`` times with distinct ids (and, if asked, a per-copy text prefix and a
+    ``uid`` column, which juicedb's loader then takes as is instead of hashing each row), as Parquet."""
     import duckdb
     con = duckdb.connect()
     con.execute("SET memory_limit = '2GB'")
@@ -516,7 +524,8 @@ def repeat_parquet(corpus: str, out: Path, copies: int, rows: int | None = None,
     n = con.execute(f"SELECT count(*) FROM read_parquet('{corpus}')").fetchone()[0]
     text = "'[copy ' || c || '] ' || text" if distinct_text else "text"
     limit = f"LIMIT {rows}" if rows else ""
-    con.execute(f"COPY (SELECT c * {n} + id AS id, source, kind, {text} AS text FROM range({copies}) r(c), "
+    uid_col = f"c * {n} + id AS uid, " if uid else ""
+    con.execute(f"COPY (SELECT {uid_col}c * {n} + id AS id, source, kind, {text} AS text FROM range({copies}) r(c), "
                 f"read_parquet('{corpus}') ORDER BY c, id {limit}) TO '{out}' (FORMAT parquet, ROW_GROUP_SIZE 100000)")
     total = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
     con.close()
@@ -569,32 +578,41 @@ def cmd_rethreshold(args: argparse.Namespace, work: Path) -> dict:
 # ----------------------------------------------------------------------------- (d)
 
 def cmd_bigdata(args: argparse.Namespace, work: Path) -> dict:
+    """(d): one attempt per loader path -- the file as a user has it (no uid column: the loader derives one
+    per row) and, with ``--with-uid``, the same rows with a uid column (the loader copies them as they are)."""
     import math
     corpus = Path(args.corpus).resolve()
-    copies = math.ceil(args.gb * 2**30 / corpus.stat().st_size) + 1
+    copies = math.ceil(args.gb * 2**30 / corpus.stat().st_size)
     big = Path(args.big_dir) / "big.parquet"
     big.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    try:
-        total = repeat_parquet(str(corpus), big, copies, distinct_text=True)
-        size = big.stat().st_size
-        print(f"  wrote {big}: {size / 2**30:.2f} GiB, {total} rows in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr, flush=True)
-        out = Path(args.big_dir) / "kept.parquet"
-        recipe = jdb_recipe(str(big), [*FILTERS, DEDUP], None) + f"COPY kept TO '{out}' (FORMAT parquet);\n"
-        r = run_jdb(args, work, {"recipes": [recipe], "memory_limit": args.memory_limit}, "bigdata")
-        run = r["runs"][0]
-        kept = run["tables"].get("kept")
+    out = Path(args.big_dir) / "kept.parquet"
+    results = {}
+    for uid in ([False, True] if args.with_uid else [False]):
+        t0 = time.perf_counter()
+        try:
+            total = repeat_parquet(str(corpus), big, copies, distinct_text=True, uid=uid)
+            size = big.stat().st_size
+            print(f"  wrote {big}: {size / 2**30:.2f} GiB, {total} rows, uid column: {uid}, in "
+                  f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            recipe = jdb_recipe(str(big), [*FILTERS, DEDUP], None) + f"COPY kept TO '{out}' (FORMAT parquet);\n"
+            r = run_jdb(args, work, {"recipes": [recipe], "memory_limit": args.memory_limit}, f"bigdata-{uid}",
+                        check=False)
+        finally:
+            big.unlink(missing_ok=True)
+            out.unlink(missing_ok=True)
+        r.update(rows=total, bytes=size, copies=copies, uid_column=uid)
+        results["with uid" if uid else "as is"] = r
         print(f"\n(d) larger than memory: {size / 2**30:.2f} GiB Parquet, {total} rows (the corpus x{copies}, a "
-              f"'[copy k] ' prefix per copy so every text is new), memory_limit {args.memory_limit}, "
-              f"{args.threads} threads")
-        print(f"  completed: kept {kept}; run {run['run_s']:.1f} s, wall {r['wall_s']:.1f} s, "
-              f"{total / run['run_s']:.0f} docs/s; peak RSS {r['peak_rss_mb']:.0f} MB (PSS {r['peak_pss_mb']:.0f} MB)")
-        print("  steps: " + "; ".join(f"{s['predicate'][:40]} {s['seconds']:.1f}s" for s in run["steps"]))
-        return {"rows": total, "bytes": size, "copies": copies, **{k: v for k, v in r.items() if k != "ids"}}
-    finally:
-        big.unlink(missing_ok=True)
-        (Path(args.big_dir) / "kept.parquet").unlink(missing_ok=True)
+              f"'[copy k] ' prefix per copy so every text is new), uid column: {uid}, memory_limit "
+              f"{args.memory_limit}, {args.threads} threads")
+        if r["rc"]:
+            print(f"  FAILED after {r['wall_s']:.0f} s (peak RSS {r['peak_rss_mb']:.0f} MB): {r['error']}")
+            continue
+        run = r["runs"][0]
+        print(f"  completed: kept {run['tables'].get('kept')}; run {run['run_s']:.1f} s, wall {r['wall_s']:.1f} s, "
+              f"{total / run['run_s']:.0f} docs/s; peak RSS {r['peak_rss_mb']:.0f} MB (PSS {r['peak_pss_mb']:.0f} "
+              f"MB; the juicedb process alone {r['peak_root_rss_mb']:.0f} MB at the peak)")
+    return results
 
 
 # ----------------------------------------------------------------------------- profile
@@ -757,6 +775,7 @@ def main() -> None:
     ap.add_argument("--cols", default="*", help="rethreshold: the columns the recipe keeps")
     ap.add_argument("--gb", type=float, default=3.0, help="bigdata: size of the Parquet dataset")
     ap.add_argument("--memory-limit", default="1GB", help="bigdata: juicedb's DuckDB memory limit")
+    ap.add_argument("--with-uid", action="store_true", help="bigdata: also run on the rows with a uid column")
     ap.add_argument("--big-dir", default="/tmp/juicedb-bigdata", help="bigdata: where the big file is written")
     ap.add_argument("--workdir", help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--json", help="write the results here too")
