@@ -683,21 +683,35 @@ def worker_profile(job_file: str) -> None:
     workdir = Path(job["workdir"])
     log: list = []
     prof = cProfile.Profile()
-    peaks: dict[str, tuple[float, float]] = {}  # call site -> highest (this process, whole tree) RSS seen in it
+    # call site -> highest (this process RSS, whole tree RSS, DuckDB spill folder, database file) MB seen in it
+    peaks: dict[str, tuple[float, float, float, float]] = {}
     stop = threading.Event()
 
+    def mb_of(path: Path) -> float:
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                return path.stat().st_size / 2**20
+            return sum(f.stat().st_size for f in path.iterdir()) / 2**20
+        return 0.0
+
     def sample() -> None:
-        me = psutil.Process()
+        me, n = psutil.Process(), 0
+        spill = db = 0.0
         while not stop.wait(0.1):
             with contextlib.suppress(psutil.Error):
                 own = me.memory_info().rss
                 tree = own + sum(c.memory_info().rss for c in me.children(recursive=True))
+                if n % 5 == 0:
+                    spill, db = mb_of(workdir / "ws" / "tmp"), mb_of(workdir / "ws" / "juicedb.duckdb")
+                n += 1
                 site = _TimedConnection.current
-                old = peaks.get(site, (0, 0))
-                peaks[site] = (max(old[0], own / 2**20), max(old[1], tree / 2**20))
+                old = peaks.get(site, (0, 0, 0, 0))
+                peaks[site] = (max(old[0], own / 2**20), max(old[1], tree / 2**20), max(old[2], spill),
+                               max(old[3], db))
 
     threading.Thread(target=sample, daemon=True).start()
-    with juicedb.open(workdir / "ws", threads=job["threads"], workers=job["workers"]) as ws:
+    kw = {"memory_limit": job["memory_limit"]} if job.get("memory_limit") else {}
+    with juicedb.open(workdir / "ws", threads=job["threads"], workers=job["workers"], **kw) as ws:
         ws.engine.con = _TimedConnection(ws.engine.con, log)
         for i, recipe in enumerate(job["recipes"]):
             log.clear()
@@ -716,9 +730,13 @@ def worker_profile(job_file: str) -> None:
             for where, (s, n, sql) in sorted(by_site.items(), key=lambda kv: -kv[1][0])[:job["top"]]:
                 print(f"  {s:7.2f} s {n:5d}x  {where:45s} {sql}")
     stop.set()
-    print("\n=== peak RSS (MB) while each call site ran: this process, whole tree")
-    for site, (own, tree) in sorted(peaks.items(), key=lambda kv: -kv[1][1])[:job["top"]]:
-        print(f"  {own:7.0f} {tree:7.0f}  {site}")
+    print("\n=== peaks (MB) while each call site ran: RSS of this process, RSS of the tree, DuckDB's spill "
+          "folder, the database file")
+    for site, (own, tree, spill, db) in sorted(peaks.items(), key=lambda kv: -kv[1][1])[:job["top"]]:
+        print(f"  {own:7.0f} {tree:7.0f} {spill:8.0f} {db:8.0f}  {site}")
+    print("  by spill:")
+    for site, (own, tree, spill, db) in sorted(peaks.items(), key=lambda kv: -kv[1][2])[:8]:
+        print(f"  {own:7.0f} {tree:7.0f} {spill:8.0f} {db:8.0f}  {site}")
     print("\n=== cProfile (main process), by cumulative time")
     pstats.Stats(prof).sort_stats("cumulative").print_stats(job["top"])
     print("=== by own time")
@@ -727,8 +745,14 @@ def worker_profile(job_file: str) -> None:
 
 def cmd_profile(args: argparse.Namespace, work: Path) -> dict:
     """(a) the pipeline recipe run ``--repeat`` times in one workspace; with ``--profile-rethreshold``, (c): a
-    Parquet corpus repeated to ``--rows`` rows, scored once, then re-run with two moved threshold sets."""
-    if args.profile_rethreshold:
+    Parquet corpus repeated to ``--rows`` rows, scored once, then re-run with two moved threshold sets; with
+    ``--profile-bigdata``, (d) at a smaller scale: the corpus x ``--copies`` under ``--memory-limit``."""
+    if args.profile_bigdata:
+        dataset = work / "big.parquet"
+        repeat_parquet(str(Path(args.corpus).resolve()), dataset, args.copies, distinct_text=True, uid=True)
+        recipes = [jdb_recipe(str(dataset), [*FILTERS, DEDUP], None)
+                   + f"COPY kept TO '{work / 'kept.parquet'}' (FORMAT parquet);\n"]
+    elif args.profile_rethreshold:
         import math
 
         import duckdb
@@ -745,7 +769,8 @@ def cmd_profile(args: argparse.Namespace, work: Path) -> dict:
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
         (d / "job.json").write_text(json.dumps({"workdir": str(d), "threads": args.threads, "workers": workers,
-                                                "recipes": recipes, "top": args.top}))
+                                                "recipes": recipes, "top": args.top,
+                                                "memory_limit": args.memory_limit if args.profile_bigdata else None}))
         print(f"\n##### juicedb on {dataset.name}, threads {args.threads}, workers {workers}; "
               f"{len(recipes)} runs in one workspace (the first cold)", flush=True)
         subprocess.run([sys.executable, __file__, "--worker-profile", str(d / "job.json")], check=True)
@@ -785,6 +810,9 @@ def main() -> None:
     ap.add_argument("--profile-workers", type=int, nargs="+", default=[2], help="profile: juicedb worker counts")
     ap.add_argument("--top", type=int, default=30, help="profile: lines per listing")
     ap.add_argument("--profile-rethreshold", action="store_true", help="profile (c) instead of (a)")
+    ap.add_argument("--profile-bigdata", action="store_true", help="profile (d) instead of (a): the corpus x "
+                    "--copies with a uid column, under --memory-limit")
+    ap.add_argument("--copies", type=int, default=5, help="profile --profile-bigdata: copies of the corpus")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker)
