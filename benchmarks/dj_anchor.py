@@ -717,7 +717,11 @@ def worker_profile(job_file: str) -> None:
             log.clear()
             t0 = time.perf_counter()
             prof.enable()
-            ws.run(recipe)
+            failed = None
+            try:
+                ws.run(recipe)
+            except Exception as e:  # noqa: BLE001 - report where it failed, with the timings so far
+                failed = f"{type(e).__name__}: {str(e).splitlines()[0]} (in {log[-1][0] if log else '?'})"
             prof.disable()
             total = time.perf_counter() - t0
             by_site: dict[str, list] = {}
@@ -729,6 +733,9 @@ def worker_profile(job_file: str) -> None:
                   f"({len(log)} calls); by call site:")
             for where, (s, n, sql) in sorted(by_site.items(), key=lambda kv: -kv[1][0])[:job["top"]]:
                 print(f"  {s:7.2f} s {n:5d}x  {where:45s} {sql}")
+            if failed:
+                print(f"  FAILED: {failed}")
+                break
     stop.set()
     print("\n=== peaks (MB) while each call site ran: RSS of this process, RSS of the tree, DuckDB's spill "
           "folder, the database file")
