@@ -67,3 +67,13 @@ CREATE TABLE IF NOT EXISTS jdb_cache.entries (
     table_name   VARCHAR NOT NULL,
     created      TIMESTAMP DEFAULT current_timestamp
 );
+
+-- Content keys of a loaded dataset's column (md5 per row id), computed once per dataset file.
+CREATE TABLE IF NOT EXISTS jdb_cache.keys (
+    dataset     VARCHAR NOT NULL,
+    col         VARCHAR NOT NULL,
+    size        BIGINT,
+    mtime_ns    BIGINT,
+    table_name  VARCHAR NOT NULL,
+    PRIMARY KEY (dataset, col)
+);

@@ -8,10 +8,17 @@ controls (each operator's ``batch_rows``, or the workspace's; not DuckDB's
 2048-row vectors, nor the ~20-row vectors it hands a UDF after a selective filter) and added to the
 cache; then the stat is joined back. The final SQL filters with the computed
 stats, and the trace, the stats table and the run summary are written.
+
+A loaded dataset is read in place from its Parquet file (row id = the file's row
+number; a chunk of inputs decodes only its row groups), and the md5 keys of its
+columns are stored once per file, so a re-run hashes no text. When every row of
+the dataset has a stat cached, the stat is joined to all rows from the stored
+keys directly (re-thresholding reads no text and builds no survivor sets).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 from collections.abc import Callable
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
@@ -127,6 +135,9 @@ class Engine:
         self.run: RunState | None = None
         self._samples: dict[str, str] = {}
         self._next_index = 0
+        self._keys: dict[str, str | None] = {}  # input SQL -> the dataset's stored key table (this statement)
+        self._keys_dataset: tuple[str, Path] | None = None  # the dataset a planned statement reads in place
+        self._work_columns: set[str] = set()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -164,13 +175,16 @@ class Engine:
         tables = {c.id: self._cache_table(c, create=False) for c in used}
         if any(t is None for t in tables.values()):
             return Estimate()
-        sample = self._sample(base_sql)
+        stored = self._sample_keys(base_sql, conjunct, used)
+        if stored is not None:  # a sample of the dataset's stored keys: no text is read
+            sample, key_of = stored
+        else:
+            sample = self._sample(base_sql)
+            key_of = {c.id: f"md5_number(CAST(({c.input_sql}) AS VARCHAR))" for c in used}
         total = self.con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
         if total == 0:
             return Estimate()
-        joins = " ".join(
-            f"JOIN {tables[c.id]} c{c.id} ON c{c.id}.key = md5_number(CAST(({c.input_sql}) AS VARCHAR))"
-            for c in used)
+        joins = " ".join(f"JOIN {tables[c.id]} c{c.id} ON c{c.id}.key = {key_of[c.id]}" for c in used)
         cols = ", ".join(f"c{c.id}.{quote(c.output)} AS {c.placeholder}" for c in used)
         hit, passed = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {conjunct.sql}) "
@@ -178,6 +192,36 @@ class Engine:
         if hit == 0:
             return Estimate()
         return Estimate(pass_rate=passed / hit, cached=hit / total)
+
+    def _sample_keys(self, base_sql: str, conjunct: Conjunct, used: list[OpCall]) -> tuple[str, dict[int, str]] | None:
+        """A sample of a dataset's rows as their stored content keys, when the conjunct reads only
+        stats of bare dataset columns; else None."""
+        parquet = self._dataset_parquet(base_sql)
+        if parquet is None:
+            return None
+        try:
+            refs = exp.maybe_parse(conjunct.sql, dialect="duckdb").find_all(exp.Column)
+        except Exception:  # noqa: BLE001 - the general path samples whole rows
+            return None
+        if not all(r.name.startswith("__jdb_") and not r.table for r in refs):
+            return None
+        saved = self._keys_dataset, dict(self._keys), self._work_columns
+        self._keys_dataset, self._keys = (base_sql, parquet), {}
+        self._work_columns = {r[0] for r in self.con.execute(f"DESCRIBE {base_sql}").fetchall()}
+        try:
+            tables = {c.id: self._key_table(base_sql, c.input_sql) for c in used}
+        finally:
+            self._keys_dataset, self._keys, self._work_columns = saved
+        if any(t is None for t in tables.values()):
+            return None
+        name = f"__jdb_sample{len(self._samples)}"
+        first = next(iter(tables.values()))
+        cols = "".join(f", k{cid}.key AS key_{cid}" for cid in tables)
+        joins = " ".join(f"JOIN {t} k{cid} USING (__rid)" for cid, t in tables.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT s.__rid{cols} FROM (SELECT __rid FROM {first} "
+                         f"USING SAMPLE reservoir({ESTIMATE_SAMPLE_ROWS} ROWS) REPEATABLE (7)) s {joins}")
+        self._samples[f"keys:{name}"] = name
+        return name, {cid: f"s.key_{cid}" for cid in tables}
 
     def _sample(self, base_sql: str) -> str:
         if base_sql not in self._samples:
@@ -211,6 +255,48 @@ class Engine:
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} (key UHUGEINT, {cols})")
         self.con.execute("INSERT INTO jdb_cache.entries (fingerprint, op, params, table_name) VALUES (?, ?, ?, ?)",
                          [fp, call.spec.name, json.dumps(call.params, default=str), name])
+        return name
+
+    def _dataset_parquet(self, base_sql: str) -> Path | None:
+        """The Parquet file of a loaded dataset named as a statement's whole source, else None."""
+        if not base_sql.replace("_", "").isalnum():
+            return None
+        row = self.con.execute("SELECT count(*) FROM datasets WHERE name = ?", [base_sql]).fetchall()[0][0]
+        parquet = self.data_dir / f"{base_sql}.parquet"
+        return parquet if row and parquet.is_file() else None
+
+    def _key_table(self, alias: str, input_sql: str) -> str | None:
+        """The stored content keys of a dataset column, when ``input_sql`` is that bare column.
+
+        A dataset's file never changes once loaded (a reload writes a new one), so the md5 of
+        each row's column is computed once, stored with the row id, and every later run of any
+        recipe on it reads 24 bytes per row instead of hashing the text again. Rebuilt when the
+        file's size or mtime changes.
+        """
+        if self._keys_dataset is None:
+            return None
+        if input_sql in self._keys:
+            return self._keys[input_sql]
+        self._keys[input_sql] = None
+        try:
+            col = exp.maybe_parse(input_sql, dialect="duckdb")
+        except Exception:  # noqa: BLE001 - not a bare column: keys are computed as usual
+            return None
+        if not isinstance(col, exp.Column) or col.table not in ("", alias) or \
+                col.name not in self._work_columns or col.name == "__rid":
+            return None
+        dataset, parquet = self._keys_dataset
+        st = parquet.stat()
+        name = f"jdb_cache.k_{dataset}_{hashlib.sha1(col.name.encode()).hexdigest()[:8]}"
+        row = next(iter(self.con.execute("SELECT size, mtime_ns FROM jdb_cache.keys WHERE dataset = ? AND col = ?",
+                                         [dataset, col.name]).fetchall()), None)
+        if row != (st.st_size, st.st_mtime_ns):
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT file_row_number AS __rid, "
+                             f"md5_number(CAST({quote(col.name)} AS VARCHAR)) AS key FROM "
+                             f"read_parquet('{_sql_str(parquet)}', file_row_number = true) ORDER BY __rid")
+            self.con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) "
+                             "VALUES (?, ?, ?, ?, ?)", [dataset, col.name, st.st_size, st.st_mtime_ns, name])
+        self._keys[input_sql] = name
         return name
 
     def write_table(self, name: str, table: pa.Table) -> None:
@@ -273,8 +359,10 @@ class Engine:
         try:
             table = self._run_planned(c, temps)
         finally:
-            for t in temps:
-                self.con.execute(f"DROP TABLE IF EXISTS {t}")
+            for t in reversed(temps):
+                kind, name = t if isinstance(t, tuple) else ("TABLE", t)
+                self.con.execute(f"DROP {kind} IF EXISTS {name}")
+            self._keys_dataset = None
         return table, written
 
     def _final(self, c: Compiled) -> pa.Table | None:
@@ -298,10 +386,23 @@ class Engine:
     def _run_planned(self, c: Compiled, temps: list[str]) -> pa.Table | None:
         ctx, con, run = c.ctx, self.con, self.run
         alias = quote(ctx.base_alias)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ctx.work_table} AS "
-                    f"SELECT row_number() OVER () - 1 AS __rid, * FROM {ctx.base_sql} AS {alias}")
-        temps.append(ctx.work_table)
+        self._keys.clear()
+        parquet = self._dataset_parquet(ctx.base_sql)
+        if parquet is not None:
+            # A loaded dataset is read in place: its Parquet file's row number is the row id, and
+            # a range of row ids reads only the row groups that hold it (no copy of the text).
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {ctx.work_table} AS SELECT file_row_number AS __rid, "
+                        f"* EXCLUDE (file_row_number) FROM read_parquet('{_sql_str(parquet)}', "
+                        "file_row_number = true)")
+            temps.append(("VIEW", ctx.work_table))
+            self._keys_dataset = (ctx.base_sql, parquet)
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ctx.work_table} AS "
+                        f"SELECT row_number() OVER () - 1 AS __rid, * FROM {ctx.base_sql} AS {alias}")
+            temps.append(ctx.work_table)
+            self._keys_dataset = None
         columns = {r[0] for r in con.execute(f"DESCRIBE {ctx.work_table}").fetchall()}
+        self._work_columns = columns
         uid_sql = f"{alias}.uid" if "uid" in columns else f"{alias}.__rid"
         done: set[int] = set()
         alive: list[str] = []
@@ -321,7 +422,7 @@ class Engine:
             if run.trace_mappers:
                 self._trace_mappers(c, rel, uid_sql)
             if "uid" in columns:
-                self._upsert_stats(ctx, rel, alias)
+                self._upsert_stats(ctx, rel, alias, call_stats)
         return self._final(c)
 
     def _compute_calls(self, ctx: Context, ids: tuple[int, ...], alive: list[str], done: set[int],
@@ -339,30 +440,48 @@ class Engine:
             first = calls[0]
             keys = f"__jdb_k{ctx.index}_{first.id}"
             temps.append(keys)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {quote(ctx.base_alias)}.__rid AS __rid, "
-                f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
+            stored = self._key_table(ctx.base_alias, input_sql)
+            if stored is not None and self._all_cached(calls, stored):
+                for call in calls:
+                    temps.append(call.table)
+                    call_stats[call.id] = _CallStats(-1, 0)  # rows in: the step's, from the summary
+                    done.add(call.id)
+                continue
+            if stored is None:
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {quote(ctx.base_alias)}.__rid AS __rid, "
+                    f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
+            elif where == "TRUE":
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT __rid, key FROM {stored}")
+            else:  # the dataset's stored keys of the surviving rows: no text is read
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT __rid, key FROM {stored} WHERE __rid IN "
+                    f"(SELECT {quote(ctx.base_alias)}.__rid FROM {rel} WHERE {where})")
             n_in = self.con.execute(f"SELECT count(*) FROM {keys}").fetchall()[0][0]
             caches = {call.id: self._cache_table(call, create=True) for call in calls}
-            # One row per distinct missing input, with a flag per call that lacks it; inputs are
-            # fetched for those keys only, so a fully cached stage moves no text at all.
+            # One row per distinct missing input (its first row, by row id), with a flag per call that
+            # lacks it; the input itself is read chunk by chunk when computed, so a fully cached stage
+            # moves no text at all.
             needs = ", ".join(f"NOT EXISTS (SELECT 1 FROM {caches[c.id]} c WHERE c.key = d.key) AS need_{c.id}"
                               for c in calls)
             todo = f"__jdb_m{ctx.index}_{first.id}"
             temps.append(todo)
+            missing = " OR ".join(f"need_{c.id}" for c in calls)
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {todo} AS "
-                f"WITH m AS (SELECT * FROM (SELECT d.key, {needs} FROM (SELECT DISTINCT key FROM {keys} "
-                f"WHERE key IS NOT NULL) d) WHERE {' OR '.join(f'need_{c.id}' for c in calls)}), "
-                f"x AS (SELECT k.key, any_value(({input_sql})) AS x FROM {keys} k JOIN {rel} "
-                f"ON k.__rid = {quote(ctx.base_alias)}.__rid WHERE k.key IN (SELECT key FROM m) GROUP BY k.key) "
-                f"SELECT row_number() OVER () AS rn, m.*, x.x FROM m JOIN x USING (key)")
+                f"WITH m AS (SELECT * FROM (SELECT d.key, d.__rid, {needs} FROM (SELECT key, min(__rid) AS __rid "
+                f"FROM {keys} WHERE key IS NOT NULL GROUP BY key) d) WHERE {missing}) "
+                f"SELECT row_number() OVER (ORDER BY __rid) AS rn, * FROM m")
             for call in calls:
                 n_missing = self.con.execute(
                     f"SELECT count(*) FROM {keys} k JOIN {todo} m USING (key) WHERE m.need_{call.id}").fetchall()[0][0]
                 call_stats[call.id] = _CallStats(n_in, n_missing)
             # two stats of one operator (lang, lang_score) share one cache table: compute and fill it once
-            self._fill_caches(ctx, list({c.fingerprint: c for c in calls}.values()), caches, todo, keys, uid_sql)
+            deps: set[int] = set()
+            for call in calls:
+                deps |= set(call.deps)
+            self._fill_caches(ctx, list({c.fingerprint: c for c in calls}.values()), caches, todo, keys, uid_sql,
+                              deps, input_sql)
             for call in calls:
                 value = quote(call.output)
                 self.con.execute(
@@ -373,23 +492,46 @@ class Engine:
                     self._dedup_keep(ctx, call, temps, uid_sql)
                 done.add(call.id)
 
+    def _all_cached(self, calls: list[OpCall], stored: str) -> bool:
+        """Re-thresholding fast path: when every row of the dataset has every call's stat cached, the
+        stats are joined to all rows straight from the stored keys (no survivor set, no text).
+
+        Not for deduplicators (they group the survivors only) nor mappers (session caches).
+        """
+        if any(c.spec.kind in ("deduplicator", "mapper") or c.deps for c in calls):
+            return False
+        caches = {c.id: self._cache_table(c, create=False) for c in calls}
+        if any(t is None for t in caches.values()):
+            return False
+        missing = " OR ".join(f"NOT EXISTS (SELECT 1 FROM {caches[c.id]} c WHERE c.key = k.key)" for c in calls)
+        if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {stored} k WHERE k.key IS NOT NULL AND ({missing}))"
+                            ).fetchall()[0][0]:
+            return False
+        for call in calls:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {call.table} AS SELECT k.__rid, c.{quote(call.output)} AS "
+                f"{call.placeholder} FROM {stored} k LEFT JOIN {caches[call.id]} c USING (key)")
+        return True
+
     def _fill_caches(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
-                     uid_sql: str) -> None:
+                     uid_sql: str, deps: set[int], input_sql: str) -> None:
         """Compute the rows of ``todo`` batch by batch and add them to each call's cache.
 
         Batches hold each operator's preferred number of rows; calls of one input share
         each batch's intermediates. With several cores, batches go to worker processes;
         with the Ray backend, each chunk's batches are one Ray Data job.
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
+        Each chunk's inputs are read by row id range, in row id order: from a dataset's Parquet file
+        only the row groups holding the chunk are decoded.
         """
-        total = self.con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
+        rids = self.con.sql(f"SELECT __rid FROM {todo} ORDER BY rn").to_arrow_table().column(0).to_numpy()
+        total = len(rids)
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
         pool = self._pool() if not ray and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls) else None
         fetch = step * (ray.batches_per_job if ray else 4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]
-        needs = ", ".join(f"need_{c.id}" for c in calls)
         pending: tuple[pa.Table, list, int] | None = None  # a chunk whose batches the workers are computing
 
         def finish(chunk: pa.Table, parts: list, end: int) -> None:
@@ -403,8 +545,7 @@ class Engine:
                 self.run.on_progress(label, min(end, total), total)
 
         for start in range(0, total, fetch):
-            chunk = self.con.sql(f"SELECT rn, x, {needs} FROM {todo} WHERE rn > {start} AND rn <= {start + fetch} "
-                                 "ORDER BY rn").to_arrow_table()
+            chunk = self._fetch(ctx, todo, calls, deps, input_sql, rids, start, start + fetch)
             values = chunk.column("x").combine_chunks()
             # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
             slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
@@ -419,6 +560,34 @@ class Engine:
             pending = (chunk, parts, start + fetch)
         if pending is not None:
             finish(*pending)
+
+    def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
+               rids: np.ndarray, start: int, end: int) -> pa.Table:
+        """Rows ``start < rn <= end`` of ``todo``: ``rn``, the need flags and the input ``x``, in ``rn`` order.
+
+        Without dependencies the input is read straight from the working relation by row id range
+        (a dataset's Parquet file decodes only the row groups of the range; rows of the range that
+        are not to be computed are dropped here); otherwise through the joins, by row id.
+        """
+        alias = quote(ctx.base_alias)
+        want = rids[start:end]
+        lo, hi = int(want[0]), int(want[-1])
+        needs = ", ".join(f"t.need_{c.id}" for c in calls)
+        if deps:
+            return self.con.sql(
+                f"SELECT t.rn, ({input_sql}) AS x, {needs} FROM {todo} t JOIN {self._relation(ctx, deps)} "
+                f"ON {alias}.__rid = t.__rid WHERE t.rn > {start} AND t.rn <= {end} AND {alias}.__rid BETWEEN {lo} "
+                f"AND {hi} ORDER BY t.rn").to_arrow_table()
+        meta = self.con.sql(f"SELECT t.rn, {needs} FROM {todo} t WHERE t.rn > {start} AND t.rn <= {end} "
+                            "ORDER BY t.rn").to_arrow_table()
+        got = self.con.sql(f"SELECT __rid, ({input_sql}) AS x FROM {ctx.work_table} AS {alias} "
+                           f"WHERE __rid BETWEEN {lo} AND {hi}").to_arrow_table()
+        have = got.column(0).to_numpy()
+        values = got.column(1)
+        if len(have) != len(want) or not np.array_equal(have, want):
+            order = np.argsort(have, kind="stable")
+            values = values.take(pa.array(order[np.searchsorted(have[order], want)]))
+        return meta.append_column("x", values)
 
     def _store(self, ctx: Context, call: OpCall, cache: str, chunk: pa.Table, parts: list, step: int,
                todo: str, keys: str, uid_sql: str) -> None:
@@ -525,7 +694,7 @@ class Engine:
             for cid in new:
                 cs = call_stats.get(cid, _CallStats())
                 step.computed += cs.computed
-                step.reused += max(cs.rows_in - cs.computed, 0)
+                step.reused += max((cs.rows_in if cs.rows_in >= 0 else counts[i]) - cs.computed, 0)
             self.run.steps.append(step)
         post = list(ctx.post_calls)
         if post:
@@ -575,7 +744,7 @@ class Engine:
                 f"AND {call.placeholder} IS DISTINCT FROM CAST(({call.input_sql}) AS VARCHAR)",
                 [self.run.run_id, ctx.index + 1, _dataset_label(ctx), call.spec.name, call.written])
 
-    def _upsert_stats(self, ctx: Context, rel: str, alias: str) -> None:
+    def _upsert_stats(self, ctx: Context, rel: str, alias: str, call_stats: dict[int, _CallStats]) -> None:
         calls = [c for c in ctx.calls.values() if c.spec.kind != "mapper"]
         if not calls:
             return
@@ -585,6 +754,20 @@ class Engine:
         for name, call in cols.items():
             stype = next(s.type for s in call.spec.stats if s.key == call.output)
             self.con.execute(f"ALTER TABLE stats ADD COLUMN IF NOT EXISTS {quote(name)} {sql_type(stype)}")
+        if not any(call_stats.get(c.id, _CallStats()).computed for c in calls):
+            # Nothing new was computed (a re-threshold). A stat value is a function of the content and
+            # the operator, so the upsert is skipped when the stats table already holds a value of each
+            # column for every row that has one here: the column covers the whole dataset, or this
+            # statement joined the column to all rows and the table holds at least as many values.
+            have = self.con.execute(
+                "SELECT " + ", ".join(f"count({quote(n)})" for n in cols) + " FROM stats WHERE dataset = ?",
+                [_dataset_label(ctx)]).fetchall()[0]
+            new = self.con.execute("SELECT " + ", ".join(
+                f"(SELECT count({c.placeholder}) FROM {c.table})" for c in cols.values())).fetchall()[0]
+            rows = self.con.execute(f"SELECT count(*) FROM {ctx.work_table}").fetchall()[0][0]
+            if all(h >= n and (h >= rows or call_stats.get(c.id, _CallStats()).rows_in == -1)
+                   for h, n, c in zip(have, new, cols.values(), strict=True)):
+                return
         names = ", ".join(quote(n) for n in cols)
         values = ", ".join(call.placeholder for call in cols.values())
         updates = ", ".join(f"{quote(n)} = coalesce(excluded.{quote(n)}, stats.{quote(n)})" for n in cols)
@@ -592,6 +775,10 @@ class Engine:
             f"INSERT INTO stats (dataset, uid, {names}) SELECT DISTINCT ON (uid) ?, {alias}.uid, {values} "
             f"FROM {rel} WHERE {alias}.uid IS NOT NULL ON CONFLICT (dataset, uid) DO UPDATE SET {updates}",
             [_dataset_label(ctx)])
+
+
+def _sql_str(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")
 
 
 def _lit(value: str | None) -> str:

@@ -301,3 +301,30 @@ def test_an_operator_with_text_and_images_inputs(tmp_path, pair_probe):
     assert sorted(seen[:2]) == [("four five", ["c.jpg"]), ("one two three", ["a.jpg", "b.jpg"])]
     assert seen[2:] == [("x", []), ("a b c d", ["x.png"])]
     assert plain == [4]
+
+
+def test_rethreshold_from_a_fully_scored_dataset_matches_a_fresh_run(tmp_path):
+    """Every row scored once: a re-threshold joins the cached stats to all rows (no survivor sets,
+    no text read) and keeps exactly what a fresh workspace keeps."""
+    texts = [f"{'word ' * (i % 17)}number {i} {'!!' * (i % 5)}" for i in range(300)] + ["same text"] * 20
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    recipe = (f"SELECT uid FROM dataset('{path}') WHERE num_words(text) >= 4 AND special_char_ratio(text) <= 0.33 "
+              "AND word_rep_ratio(text, rep_len := 2) <= 0.9 AND document_deduplicator(text)")
+    with juicedb.open(tmp_path / "fresh") as ws:
+        want = ws.run(recipe).column("uid").to_pylist()
+        want_steps = {s.predicate for s in ws.last_run.steps}
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT num_words(text), special_char_ratio(text), word_rep_ratio(text, rep_len := 2), "
+               f"doc_hash(text) FROM dataset('{path}')")
+        got = ws.run(recipe).column("uid").to_pylist()
+        assert ws.last_run.computed == 0
+        # cached stats let the planner reorder the predicates: same steps, the last keeps the same rows
+        assert {s.predicate for s in ws.last_run.steps} == want_steps
+        assert ws.last_run.steps[-1].kept == len(want) and ws.last_run.steps[0].rows_in == 320
+        assert sum(s.reused for s in ws.last_run.steps) > 0
+        keys = ws.sql("SELECT count(*) AS n FROM jdb_cache.keys").column("n").to_pylist()
+        # the stats table holds every row's value of the filters' stats
+        n_words = ws.sql("SELECT count(num_words) AS n FROM stats").column("n").to_pylist()
+    assert got == want and 0 < len(want) < 300
+    assert keys == [1]
+    assert n_words == [320]
