@@ -132,3 +132,30 @@ def test_datasets_live_as_parquet_and_the_workspace_can_move(tmp_path):
     with juicedb.open(tmp_path / "moved") as ws:
         rows = ws.sql("SELECT text, meta->>'$.k' AS k FROM samples").to_pylist()
     assert rows == [{"text": "hello world", "k": "1"}, {"text": "again", "k": None}]
+
+
+def test_a_field_first_seen_in_a_later_chunk_is_a_column_with_nulls_before(tmp_path, monkeypatch):
+    from juicedb.engine import load
+    monkeypatch.setattr(load, "JSONL_CHUNK_ROWS", 2)
+    lines = ['{"text": "a"}', '{"text": "b"}', '{"text": "c", "meta": {"k": 1}}', '{"text": "d"}',
+             '{"text": "e", "images": ["x.png"]}']
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    with juicedb.open(tmp_path / "ws") as ws:
+        rows = ws.sql(f"SELECT text, meta->>'$.k' AS k, len(images) AS n FROM dataset('{tmp_path / 'd.jsonl'}')"
+                      ).to_pylist()
+        kinds = dict(ws.sql(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                            f"dataset('{tmp_path / 'd.jsonl'}'))").to_pylist() and
+                     [(r["column_name"], r["column_type"]) for r in ws.sql(
+                         f"DESCRIBE SELECT * FROM dataset('{tmp_path / 'd.jsonl'}')").to_pylist()])
+    assert [r["text"] for r in rows] == ["a", "b", "c", "d", "e"]
+    assert [r["k"] for r in rows] == [None, None, "1", None, None]
+    assert [r["n"] for r in rows] == [None, None, None, None, 1]
+    assert kinds["meta"] == "JSON" and kinds["images"] == "VARCHAR[]"
+
+
+def test_parquet_rows_equal_in_every_column_get_distinct_uids(tmp_path):
+    pq.write_table(pa.table({"text": ["x y", "a b", "x y", "x y"], "n": [1, 2, 1, 1]}), tmp_path / "d.parquet")
+    with juicedb.open(tmp_path / "ws") as ws:
+        uids = ws.sql(f"SELECT uid, text FROM dataset('{tmp_path / 'd.parquet'}')").to_pylist()
+    assert [r["text"] for r in uids] == ["x y", "a b", "x y", "x y"]
+    assert len({r["uid"] for r in uids}) == 4

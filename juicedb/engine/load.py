@@ -24,6 +24,8 @@ from juicedb.errors import DatasetError
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".csv": "csv",
            ".tsv": "csv"}
 OPTIONS = {"name", "text_key", "format"}
+ROW_GROUP_ROWS = 4096
+JSONL_CHUNK_ROWS = 8192
 
 
 @dataclass
@@ -77,15 +79,19 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     text_key = options.get("text_key", "text")
     con.execute(f"DROP VIEW IF EXISTS {table}")
     con.execute("DELETE FROM errors WHERE dataset = ? AND op = 'load'", [table])
-    staging = f"__jdb_load_{table}"
-    con.execute(f"DROP TABLE IF EXISTS {staging}")
-    if fmt == "jsonl":
-        errors = _load_jsonl(con, staging, path, text_key)
-    else:
-        errors = _load_columnar(con, staging, path, fmt, text_key)
     data_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY {staging} TO '{_sql_path(parquet)}' (FORMAT parquet, COMPRESSION zstd)")
-    con.execute(f"DROP TABLE {staging}")
+    # Written next to the final file, then renamed: a failed load leaves the previous file intact.
+    part = parquet.with_name(parquet.name + ".part")
+    try:
+        if fmt == "jsonl":
+            errors = _load_jsonl(con, part, path, text_key)
+        elif fmt == "parquet":
+            errors = _load_parquet(con, part, path, text_key)
+        else:
+            errors = _load_columnar(con, part, path, fmt, text_key)
+        part.replace(parquet)
+    finally:
+        part.unlink(missing_ok=True)
     point_view(con, table, parquet)
     if errors:
         err = pa.table({  # noqa: F841 - read by the INSERT below
@@ -106,30 +112,93 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     return Loaded(table, rows, len(errors), False)
 
 
-def _load_jsonl(con: duckdb.DuckDBPyConnection, table: str, path: Path, text_key: str) -> list[LoadError]:
+def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
+    """Write a query's rows to the dataset's Parquet file, streaming.
+
+    Small row groups: the engine reads a chunk of rows by row id range, decoding only its row groups.
+    """
+    con.execute(f"COPY ({query}) TO '{_sql_path(out)}' (FORMAT parquet, COMPRESSION zstd, "
+                f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+
+
+def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key: str) -> list[LoadError]:
+    """Parse chunk by chunk straight into the dataset's Parquet file (no chunk is held after it is
+    written). A field first seen in a later chunk starts a new part; the parts are then unioned by
+    column name in one streaming COPY."""
+    import pyarrow.parquet as pq
+
     errors: list[LoadError] = []
-    columns: dict[str, str] = {}
-    for chunk in read_jsonl(path, text_key=text_key):
-        errors += chunk.errors
-        data = chunk.table
-        json_cols = set(json.loads((data.schema.metadata or {}).get(b"juicedb.json_columns", b"[]")))
-        select = ", ".join(f'"{n}"::JSON AS "{n}"' if n in json_cols else f'"{n}"' for n in data.column_names)
-        if not columns:
-            con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM data")
+    parts: list[Path] = []
+    json_cols: set[str] = set()
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in read_jsonl(path, text_key=text_key, chunk_rows=JSONL_CHUNK_ROWS):
+            errors += chunk.errors
+            data = chunk.table
+            found = set(json.loads((data.schema.metadata or {}).get(b"juicedb.json_columns", b"[]")))
+            json_cols |= found
+            data = data.replace_schema_metadata(None)
+            for n in found:  # Parquet's JSON logical type: DuckDB reads the column as JSON
+                data = data.set_column(data.schema.get_field_index(n), n,
+                                       data.column(n).cast(pa.json_(pa.string())))
+            if writer is not None and not set(data.column_names) <= set(writer.schema.names):
+                writer.close()
+                writer = None
+            if writer is None:
+                parts.append(out.with_name(f"{out.name}.{len(parts)}"))
+                writer = pq.ParquetWriter(parts[-1], data.schema, compression="zstd")
+            for f in writer.schema:  # a field this chunk lacks: nulls
+                if f.name not in data.column_names:
+                    data = data.append_column(f, pa.nulls(data.num_rows, f.type))
+            writer.write_table(data.select(writer.schema.names), row_group_size=ROW_GROUP_ROWS)
+        if writer is not None:
+            writer.close()
+            writer = None
+        if not parts:
+            _copy_to(con, f'SELECT NULL::BIGINT AS uid, NULL::VARCHAR AS "{text_key}" WHERE false', out)
+        elif len(parts) == 1:
+            parts[0].replace(out)
         else:
-            for n in data.column_names:
-                if n not in columns:
-                    kind = "JSON" if n in json_cols else ("VARCHAR[]" if pa.types.is_list(data.schema.field(n).type)
-                                                          else "VARCHAR")
-                    con.execute(f'ALTER TABLE {table} ADD COLUMN "{n}" {kind}')
-            con.execute(f"INSERT INTO {table} BY NAME SELECT {select} FROM data")
-        columns.update(dict.fromkeys(data.column_names, ""))
-    if not columns:
-        con.execute(f'CREATE TABLE {table} (uid BIGINT, "{text_key}" VARCHAR)')
+            files = ", ".join(f"'{_sql_path(p)}'" for p in parts)
+            _copy_to(con, f"SELECT * FROM read_parquet([{files}], union_by_name = true)", out)
+    finally:
+        if writer is not None:
+            writer.close()
+        for p in parts:
+            p.unlink(missing_ok=True)
     return errors
 
 
-def _load_columnar(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str, text_key: str,
+def _load_parquet(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key: str) -> list[LoadError]:
+    """A Parquet file streams into the dataset's file: one scan, no copy held in memory.
+
+    Without a uid column, each row's uid is the md5 of its JSON (as for a JSONL line); rows equal
+    in every column then share a uid, and only then is the file rewritten with occurrence numbers.
+    """
+    src = f"read_parquet('{_sql_path(path)}')"
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+    except duckdb.Error as e:
+        raise DatasetError(f"cannot read {path}: {e}") from None
+    if text_key not in cols:
+        raise DatasetError(f"{path.name}: expected a column {text_key!r}; found {', '.join(cols)}. "
+                           f"Pass text_key := '<column>' to dataset()")
+    try:
+        if "uid" in cols:
+            _copy_to(con, f"SELECT * FROM {src}", out)
+            return []
+        _copy_to(con, f"SELECT (md5_number(to_json(s)::VARCHAR) >> 65)::BIGINT AS uid, * FROM {src} s", out)
+    except duckdb.Error as e:
+        raise DatasetError(f"cannot read {path}: {e}") from None
+    repeated = con.execute(f"SELECT count(*) > count(DISTINCT uid) FROM read_parquet('{_sql_path(out)}')"
+                           ).fetchall()[0][0]
+    if repeated:
+        out.unlink()
+        _load_columnar(con, out, path, "parquet", text_key)
+    return []
+
+
+def _load_columnar(con: duckdb.DuckDBPyConnection, out: Path, path: Path, fmt: str, text_key: str,
                    ) -> list[LoadError]:
     errors: list[LoadError] = []
     lit = "'" + str(path).replace("'", "''") + "'"
@@ -153,16 +222,15 @@ def _load_columnar(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: 
             raise DatasetError(f"{path.name}: expected a column {text_key!r}; found {', '.join(cols)}. "
                                f"Pass text_key := '<column>' to dataset()")
         if "uid" in cols:
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM __jdb_src")
+            _copy_to(con, "SELECT * FROM __jdb_src", out)
         else:
             # uid: md5 of the row's JSON plus its occurrence number, like JSONL lines.
-            con.execute(f"""
-                CREATE TABLE {table} AS
+            _copy_to(con, """
                 WITH h AS (SELECT *, to_json(s)::VARCHAR AS __j, row_number() OVER () AS __pos FROM __jdb_src s),
                      o AS (SELECT *, row_number() OVER (PARTITION BY __j ORDER BY __pos) - 1 AS __n FROM h)
                 SELECT (md5_number(CASE WHEN __n = 0 THEN __j ELSE __j || '#' || __n END) >> 65)::BIGINT AS uid,
                        * EXCLUDE (__j, __pos, __n)
-                FROM o ORDER BY __pos""")
+                FROM o ORDER BY __pos""", out)
     finally:
         con.execute("DROP TABLE IF EXISTS __jdb_src")
     return errors
