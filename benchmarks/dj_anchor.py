@@ -272,7 +272,7 @@ def worker(job_file: str) -> None:
     with juicedb.open(workdir / "ws", **kw) as ws:
         for recipe in job["recipes"]:
             t0 = time.perf_counter()
-            ws.run(recipe)
+            ws.run(recipe, trace=job.get("trace", True))
             secs = time.perf_counter() - t0
             rep = ws.last_run
             results.append({"run_s": secs, "computed": rep.computed, "tables": rep.tables,
@@ -554,10 +554,11 @@ def cmd_rethreshold(args: argparse.Namespace, work: Path) -> dict:
     # 3..: every threshold moved
     recipes = [score_recipe(str(big)), jdb_recipe(str(big), ops, None, cols=args.cols)]
     recipes += [jdb_recipe(str(big), [*moved(t), DEDUP], None, cols=args.cols) for t in RETHRESHOLDS[:args.repeat]]
-    r = run_jdb(args, work, {"recipes": recipes}, "rethreshold")
+    # --no-trace: the drop trace (one row per dropped sample, written on every run) is off, as DJ's tracer
+    r = run_jdb(args, work, {"recipes": recipes, "trace": not args.no_trace}, "rethreshold")
     runs = r["runs"]
     print(f"\n(c) re-thresholding: {total} rows (the corpus x{math.ceil(args.rows / n)}, distinct ids), "
-          f"SELECT {args.cols}; {args.threads} threads")
+          f"SELECT {args.cols}; {args.threads} threads; drop trace {'off' if args.no_trace else 'on'}")
     names = ["score all stats (cold)", "default thresholds"] + [f"thresholds set {i + 1}" for i in range(len(runs) - 2)]
     for name, run in zip(names, runs):
         comp = sum(s["computed"] for s in run["steps"])
@@ -805,6 +806,7 @@ def main() -> None:
     ap.add_argument("--floor-repeat", type=int, default=1)
     ap.add_argument("--floor-memory", default="8GB", help="DuckDB memory_limit of the pure-SQL peer")
     ap.add_argument("--cols", default="*", help="rethreshold: the columns the recipe keeps")
+    ap.add_argument("--no-trace", action="store_true", help="rethreshold: runs without the drop trace")
     ap.add_argument("--gb", type=float, default=3.0, help="bigdata: size of the Parquet dataset")
     ap.add_argument("--memory-limit", default="1GB", help="bigdata: juicedb's DuckDB memory limit")
     ap.add_argument("--with-uid", action="store_true", help="bigdata: also run on the rows with a uid column")
