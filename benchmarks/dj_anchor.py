@@ -463,9 +463,9 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
         if rep < args.repeat:
             out = work / f"jdb-minhash-{rep}.jsonl"
             # load first (a run of its own), then time the deduplicator alone, as DJ's op time is
-            recipes = [f"CREATE OR REPLACE TABLE docs AS SELECT * FROM dataset('{dataset}');",
-                       "CREATE OR REPLACE TABLE kept AS SELECT * FROM docs WHERE document_minhash_deduplicator(text);"
-                       f"\nCOPY kept TO '{out}';"]
+            recipes = [f"SELECT count(*) FROM dataset('{dataset}');",
+                       f"CREATE OR REPLACE TABLE kept AS SELECT * FROM dataset('{dataset}') "
+                       f"WHERE document_minhash_deduplicator(text);\nCOPY kept TO '{out}';"]
             r = run_jdb(args, work, {"recipes": recipes, "out": str(out)}, f"minhash-{rep}")
             r["op_s"] = r["runs"][1]["run_s"]
             res["juicedb"].append(r)
