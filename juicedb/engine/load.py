@@ -79,6 +79,9 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     text_key = options.get("text_key", "text")
     con.execute(f"DROP VIEW IF EXISTS {table}")
     con.execute("DELETE FROM errors WHERE dataset = ? AND op = 'load'", [table])
+    # the file changed: its rows' stats are rebuilt from the cache by the next run (a removed row's
+    # would linger, and the engine's "stats already cover every row" check would trust them)
+    con.execute("DELETE FROM stats WHERE dataset = ?", [table])
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written next to the final file, then renamed: a failed load leaves the previous file intact.
     part = parquet.with_name(parquet.name + ".part")

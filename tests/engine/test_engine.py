@@ -328,3 +328,15 @@ def test_rethreshold_from_a_fully_scored_dataset_matches_a_fresh_run(tmp_path):
     assert got == want and 0 < len(want) < 300
     assert keys == [1]
     assert n_words == [320]
+
+
+def test_a_reloaded_dataset_keeps_no_stats_of_rows_it_lost(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", ["one two three", "four five six", "seven eight nine"])
+    recipe = f"SELECT uid FROM dataset('{path}') WHERE num_words(text) >= 1"
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(recipe)
+        write_jsonl(path, ["one two three", "seven eight nine"])
+        uids = sorted(ws.run(recipe).column("uid").to_pylist())
+        assert ws.last_run.computed == 0  # both texts are cached
+        in_stats = sorted(ws.sql("SELECT uid FROM stats WHERE num_words IS NOT NULL").column("uid").to_pylist())
+    assert len(uids) == 2 and in_stats == uids
