@@ -159,3 +159,18 @@ def test_parquet_rows_equal_in_every_column_get_distinct_uids(tmp_path):
         uids = ws.sql(f"SELECT uid, text FROM dataset('{tmp_path / 'd.parquet'}')").to_pylist()
     assert [r["text"] for r in uids] == ["x y", "a b", "x y", "x y"]
     assert len({r["uid"] for r in uids}) == 4
+
+
+def test_an_older_workspace_file_with_big_row_groups_is_rewritten_once(tmp_path):
+    from juicedb.engine.load import ROW_GROUP_ROWS
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(f'{{"text": "doc {i}"}}\n' for i in range(ROW_GROUP_ROWS + 10)))
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.sql(f"SELECT count(*) FROM dataset('{path}')")
+        data = next((tmp_path / "ws" / "data").glob("*.parquet"))
+        pq.write_table(pq.read_table(data), data, row_group_size=ROW_GROUP_ROWS * 4)  # as an older version wrote
+        ws.sql(f"SELECT count(*) FROM dataset('{path}')")
+        groups = [data.stat().st_mtime_ns, pq.ParquetFile(data).metadata.num_row_groups]
+        ws.sql(f"SELECT count(*) FROM dataset('{path}')")
+        assert data.stat().st_mtime_ns == groups[0]  # rewritten once, then reused
+    assert groups[1] == 2

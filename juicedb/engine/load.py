@@ -74,7 +74,8 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     row = next(iter(con.execute("SELECT path, size, mtime_ns, options, rows, errors FROM datasets WHERE name = ?",
                                 [table]).fetchall()), None)
     parquet = data_dir / f"{table}.parquet"
-    if row and parquet.is_file() and row[:4] == (str(path), st.st_size, st.st_mtime_ns, opts):
+    if row and parquet.is_file() and row[:4] == (str(path), st.st_size, st.st_mtime_ns, opts) \
+            and _small_row_groups(con, parquet):
         return Loaded(table, row[4], row[5], True)
     text_key = options.get("text_key", "text")
     con.execute(f"DROP VIEW IF EXISTS {table}")
@@ -113,6 +114,14 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
                                                    len(errors)])
     refresh_samples_view(con)
     return Loaded(table, rows, len(errors), False)
+
+
+def _small_row_groups(con: duckdb.DuckDBPyConnection, parquet: Path) -> bool:
+    """Whether a dataset file has this version's row groups (an older workspace's file is rewritten
+    once: the engine reads inputs by row-id range, and a big row group is decoded whole each time)."""
+    biggest = con.execute(f"SELECT max(row_group_num_rows) FROM parquet_metadata('{_sql_path(parquet)}')"
+                          ).fetchall()[0][0]
+    return biggest is None or biggest <= ROW_GROUP_ROWS
 
 
 def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
