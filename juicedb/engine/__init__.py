@@ -38,7 +38,7 @@ from juicedb.compiler import Compiled, check_script, compile_sql, compile_statem
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
-from juicedb.engine.load import Loaded, load_dataset, reattach_datasets
+from juicedb.engine.load import Loaded, load_dataset, reattach_datasets, sql_path
 from juicedb.registry import OpSpec, load_builtin_ops
 
 if TYPE_CHECKING:
@@ -67,6 +67,15 @@ def _remote(spec: OpSpec) -> bool:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class InPlace:
+    """A loaded dataset a planned statement reads straight from its Parquet file."""
+
+    dataset: str
+    parquet: Path
+    columns: set[str]
 
 
 @dataclass
@@ -135,9 +144,7 @@ class Engine:
         self.run: RunState | None = None
         self._samples: dict[str, str] = {}
         self._next_index = 0
-        self._keys: dict[str, str | None] = {}  # input SQL -> the dataset's stored key table (this statement)
-        self._keys_dataset: tuple[str, Path] | None = None  # the dataset a planned statement reads in place
-        self._work_columns: set[str] = set()
+        self._in_place: InPlace | None = None  # the dataset the running planned statement reads in place
 
     def close(self) -> None:
         if self._executor is not None:
@@ -205,13 +212,8 @@ class Engine:
             return None
         if not all(r.name.startswith("__jdb_") and not r.table for r in refs):
             return None
-        saved = self._keys_dataset, dict(self._keys), self._work_columns
-        self._keys_dataset, self._keys = (base_sql, parquet), {}
-        self._work_columns = {r[0] for r in self.con.execute(f"DESCRIBE {base_sql}").fetchall()}
-        try:
-            tables = {c.id: self._key_table(base_sql, c.input_sql) for c in used}
-        finally:
-            self._keys_dataset, self._keys, self._work_columns = saved
+        source = InPlace(base_sql, parquet, {r[0] for r in self.con.execute(f"DESCRIBE {base_sql}").fetchall()})
+        tables = {c.id: self._key_table(source, base_sql, c.input_sql) for c in used}
         if any(t is None for t in tables.values()):
             return None
         name = f"__jdb_sample{len(self._samples)}"
@@ -265,7 +267,7 @@ class Engine:
         parquet = self.data_dir / f"{base_sql}.parquet"
         return parquet if row and parquet.is_file() else None
 
-    def _key_table(self, alias: str, input_sql: str) -> str | None:
+    def _key_table(self, source: InPlace, alias: str, input_sql: str) -> str | None:
         """The stored content keys of a dataset column, when ``input_sql`` is that bare column.
 
         A dataset's file never changes once loaded (a reload writes a new one), so the md5 of
@@ -273,30 +275,23 @@ class Engine:
         recipe on it reads 24 bytes per row instead of hashing the text again. Rebuilt when the
         file's size or mtime changes.
         """
-        if self._keys_dataset is None:
-            return None
-        if input_sql in self._keys:
-            return self._keys[input_sql]
-        self._keys[input_sql] = None
         try:
             col = exp.maybe_parse(input_sql, dialect="duckdb")
         except Exception:  # noqa: BLE001 - not a bare column: keys are computed as usual
             return None
         if not isinstance(col, exp.Column) or col.table not in ("", alias) or \
-                col.name not in self._work_columns or col.name == "__rid":
+                col.name not in source.columns or col.name == "__rid":
             return None
-        dataset, parquet = self._keys_dataset
-        st = parquet.stat()
-        name = f"jdb_cache.k_{dataset}_{hashlib.sha1(col.name.encode()).hexdigest()[:8]}"
+        st = source.parquet.stat()
+        name = f"jdb_cache.k_{source.dataset}_{hashlib.sha1(col.name.encode()).hexdigest()[:8]}"
         row = next(iter(self.con.execute("SELECT size, mtime_ns FROM jdb_cache.keys WHERE dataset = ? AND col = ?",
-                                         [dataset, col.name]).fetchall()), None)
+                                         [source.dataset, col.name]).fetchall()), None)
         if row != (st.st_size, st.st_mtime_ns):
             self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT file_row_number AS __rid, "
                              f"md5_number(CAST({quote(col.name)} AS VARCHAR)) AS key FROM "
-                             f"read_parquet('{_sql_str(parquet)}', file_row_number = true) ORDER BY __rid")
+                             f"read_parquet('{sql_path(source.parquet)}', file_row_number = true) ORDER BY __rid")
             self.con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) "
-                             "VALUES (?, ?, ?, ?, ?)", [dataset, col.name, st.st_size, st.st_mtime_ns, name])
-        self._keys[input_sql] = name
+                             "VALUES (?, ?, ?, ?, ?)", [source.dataset, col.name, st.st_size, st.st_mtime_ns, name])
         return name
 
     def write_table(self, name: str, table: pa.Table) -> None:
@@ -362,7 +357,7 @@ class Engine:
             for t in reversed(temps):
                 kind, name = t if isinstance(t, tuple) else ("TABLE", t)
                 self.con.execute(f"DROP {kind} IF EXISTS {name}")
-            self._keys_dataset = None
+            self._in_place = None
         return table, written
 
     def _final(self, c: Compiled) -> pa.Table | None:
@@ -386,23 +381,20 @@ class Engine:
     def _run_planned(self, c: Compiled, temps: list[str]) -> pa.Table | None:
         ctx, con, run = c.ctx, self.con, self.run
         alias = quote(ctx.base_alias)
-        self._keys.clear()
         parquet = self._dataset_parquet(ctx.base_sql)
         if parquet is not None:
             # A loaded dataset is read in place: its Parquet file's row number is the row id, and
             # a range of row ids reads only the row groups that hold it (no copy of the text).
             con.execute(f"CREATE OR REPLACE TEMP VIEW {ctx.work_table} AS SELECT file_row_number AS __rid, "
-                        f"* EXCLUDE (file_row_number) FROM read_parquet('{_sql_str(parquet)}', "
+                        f"* EXCLUDE (file_row_number) FROM read_parquet('{sql_path(parquet)}', "
                         "file_row_number = true)")
             temps.append(("VIEW", ctx.work_table))
-            self._keys_dataset = (ctx.base_sql, parquet)
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ctx.work_table} AS "
                         f"SELECT row_number() OVER () - 1 AS __rid, * FROM {ctx.base_sql} AS {alias}")
             temps.append(ctx.work_table)
-            self._keys_dataset = None
         columns = {r[0] for r in con.execute(f"DESCRIBE {ctx.work_table}").fetchall()}
-        self._work_columns = columns
+        self._in_place = InPlace(ctx.base_sql, parquet, columns) if parquet is not None else None
         uid_sql = f"{alias}.uid" if "uid" in columns else f"{alias}.__rid"
         done: set[int] = set()
         alive: list[str] = []
@@ -440,7 +432,7 @@ class Engine:
             first = calls[0]
             keys = f"__jdb_k{ctx.index}_{first.id}"
             temps.append(keys)
-            stored = self._key_table(ctx.base_alias, input_sql)
+            stored = self._key_table(self._in_place, ctx.base_alias, input_sql) if self._in_place else None
             if stored is not None and self._all_cached(calls, stored):
                 for call in calls:
                     temps.append(call.table)
@@ -775,10 +767,6 @@ class Engine:
             f"INSERT INTO stats (dataset, uid, {names}) SELECT DISTINCT ON (uid) ?, {alias}.uid, {values} "
             f"FROM {rel} WHERE {alias}.uid IS NOT NULL ON CONFLICT (dataset, uid) DO UPDATE SET {updates}",
             [_dataset_label(ctx)])
-
-
-def _sql_str(path: Path) -> str:
-    return str(path.resolve()).replace("'", "''")
 
 
 def _lit(value: str | None) -> str:

@@ -119,7 +119,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
 def _small_row_groups(con: duckdb.DuckDBPyConnection, parquet: Path) -> bool:
     """Whether a dataset file has this version's row groups (an older workspace's file is rewritten
     once: the engine reads inputs by row-id range, and a big row group is decoded whole each time)."""
-    biggest = con.execute(f"SELECT max(row_group_num_rows) FROM parquet_metadata('{_sql_path(parquet)}')"
+    biggest = con.execute(f"SELECT max(row_group_num_rows) FROM parquet_metadata('{sql_path(parquet)}')"
                           ).fetchall()[0][0]
     return biggest is None or biggest <= ROW_GROUP_ROWS
 
@@ -129,7 +129,7 @@ def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
 
     Small row groups: the engine reads a chunk of rows by row id range, decoding only its row groups.
     """
-    con.execute(f"COPY ({query}) TO '{_sql_path(out)}' (FORMAT parquet, COMPRESSION zstd, "
+    con.execute(f"COPY ({query}) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION zstd, "
                 f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
 
 
@@ -171,7 +171,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
         elif len(parts) == 1:
             parts[0].replace(out)
         else:
-            files = ", ".join(f"'{_sql_path(p)}'" for p in parts)
+            files = ", ".join(f"'{sql_path(p)}'" for p in parts)
             _copy_to(con, f"SELECT * FROM read_parquet([{files}], union_by_name = true)", out)
     finally:
         if writer is not None:
@@ -187,7 +187,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_ke
     Without a uid column, each row's uid is the md5 of its JSON (as for a JSONL line); rows equal
     in every column then share a uid, and only then is the file rewritten with occurrence numbers.
     """
-    src = f"read_parquet('{_sql_path(path)}')"
+    src = f"read_parquet('{sql_path(path)}')"
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
     except duckdb.Error as e:
@@ -202,7 +202,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_ke
         _copy_to(con, f"SELECT (md5_number(to_json(s)::VARCHAR) >> 65)::BIGINT AS uid, * FROM {src} s", out)
     except duckdb.Error as e:
         raise DatasetError(f"cannot read {path}: {e}") from None
-    repeated = con.execute(f"SELECT count(*) > count(DISTINCT uid) FROM read_parquet('{_sql_path(out)}')"
+    repeated = con.execute(f"SELECT count(*) > count(DISTINCT uid) FROM read_parquet('{sql_path(out)}')"
                            ).fetchall()[0][0]
     if repeated:
         out.unlink()
@@ -248,12 +248,13 @@ def _load_columnar(con: duckdb.DuckDBPyConnection, out: Path, path: Path, fmt: s
     return errors
 
 
-def _sql_path(path: Path) -> str:
+def sql_path(path: Path) -> str:
+    """A path as the body of a SQL string literal."""
     return str(path.resolve()).replace("'", "''")
 
 
 def point_view(con: duckdb.DuckDBPyConnection, table: str, parquet: Path) -> None:
-    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{_sql_path(parquet)}')")
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{sql_path(parquet)}')")
 
 
 def reattach_datasets(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
