@@ -124,6 +124,12 @@ def _small_row_groups(con: duckdb.DuckDBPyConnection, parquet: Path) -> bool:
     return biggest is None or biggest <= ROW_GROUP_ROWS
 
 
+def _check_text_key(path: Path, cols: list[str], text_key: str) -> None:
+    if text_key not in cols:
+        raise DatasetError(f"{path.name}: expected a column {text_key!r}; found {', '.join(cols)}. "
+                           f"Pass text_key := '<column>' to dataset()")
+
+
 def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
     """Write a query's rows to the dataset's Parquet file, streaming.
 
@@ -141,14 +147,12 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
 
     errors: list[LoadError] = []
     parts: list[Path] = []
-    json_cols: set[str] = set()
     writer: pq.ParquetWriter | None = None
     try:
         for chunk in read_jsonl(path, text_key=text_key, chunk_rows=JSONL_CHUNK_ROWS):
             errors += chunk.errors
             data = chunk.table
             found = set(json.loads((data.schema.metadata or {}).get(b"juicedb.json_columns", b"[]")))
-            json_cols |= found
             data = data.replace_schema_metadata(None)
             for n in found:  # Parquet's JSON logical type: DuckDB reads the column as JSON
                 data = data.set_column(data.schema.get_field_index(n), n,
@@ -192,9 +196,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_ke
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
     except duckdb.Error as e:
         raise DatasetError(f"cannot read {path}: {e}") from None
-    if text_key not in cols:
-        raise DatasetError(f"{path.name}: expected a column {text_key!r}; found {', '.join(cols)}. "
-                           f"Pass text_key := '<column>' to dataset()")
+    _check_text_key(path, cols, text_key)
     try:
         if "uid" in cols:
             _copy_to(con, f"SELECT * FROM {src}", out)
@@ -230,9 +232,7 @@ def _load_columnar(con: duckdb.DuckDBPyConnection, out: Path, path: Path, fmt: s
                     "GROUP BY line ORDER BY line").fetchall():
                 errors.append(LoadError(line, None, f"malformed CSV line: {msg}", raw or ""))
         cols = [r[0] for r in con.execute("DESCRIBE __jdb_src").fetchall()]
-        if text_key not in cols:
-            raise DatasetError(f"{path.name}: expected a column {text_key!r}; found {', '.join(cols)}. "
-                               f"Pass text_key := '<column>' to dataset()")
+        _check_text_key(path, cols, text_key)
         if "uid" in cols:
             _copy_to(con, "SELECT * FROM __jdb_src", out)
         else:
