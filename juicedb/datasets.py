@@ -70,28 +70,123 @@ def _open(path: Path) -> Any:
 
 
 def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) -> Iterator[Chunk]:
-    """Yield Arrow chunks of the valid samples and the errors of the invalid lines."""
+    """Yield Arrow chunks of the valid samples and the errors of the invalid lines.
+
+    Each chunk of lines is parsed by Arrow's JSON reader; a chunk it cannot take as is (a bad line, a
+    repeated key, a text that is not a string...) goes line by line through Python's ``json``, which
+    names each bad line's fault and keeps the rest."""
+    import itertools
+
+    import duckdb
+
     base = path.resolve().parent
     seen: dict[int, int] = {}
+    con = duckdb.connect()
+    lineno = 0
+    try:
+        with _open(path) as f:
+            while True:
+                raws = list(itertools.islice(f, chunk_rows))
+                if not raws:
+                    break
+                contents, linenos = [], []
+                for raw in raws:
+                    lineno += 1
+                    content = raw.strip()
+                    if content:
+                        contents.append(content)
+                        linenos.append(lineno)
+                uids = [stable_uid(c, seen) for c in contents]
+                chunk = _parse_fast(con, contents, linenos, uids, text_key, base)
+                yield chunk if chunk is not None else _parse_slow(contents, linenos, uids, text_key, base)
+    finally:
+        con.close()
+
+
+def _parse_slow(contents: list[bytes], linenos: list[int], uids: list[int], text_key: str, base: Path) -> Chunk:
     rows: list[dict[str, Any]] = []
     errors: list[LoadError] = []
-    with _open(path) as f:
-        for lineno, raw in enumerate(f, 1):
-            content = raw.strip()
-            if not content:
-                continue
-            uid = stable_uid(content, seen)
-            row, why = _parse_line(content, text_key, base)
+    for content, lineno, uid in zip(contents, linenos, uids):
+        row, why = _parse_line(content, text_key, base)
+        if why:
+            errors.append(LoadError(lineno, uid, why, content.decode("utf-8", "replace")[:2000]))
+            continue
+        row["uid"] = uid
+        rows.append(row)
+    return Chunk(_to_table(rows, text_key), errors)
+
+
+def _json_path(key: str) -> str | None:
+    """A DuckDB JSON path (as a SQL literal) selecting an object's ``key``; None for a key it cannot quote."""
+    if any(c in key for c in "\"\\'") or not key.isprintable():
+        return None
+    return f"'$.\"{key}\"'"
+
+
+def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[int], text_key: str,
+                base: Path) -> Chunk | None:
+    """The chunk parsed by Arrow's JSON reader (C++, several threads); None when it must go through
+    ``_parse_slow``: a bad line (Python then names each), a repeated key, or a text that is not a string.
+
+    Fields other than text and media become JSON text as ``_parse_line`` writes it: integers, booleans
+    and strings (escaped by DuckDB's ``to_json``, as ``json.dumps(..., ensure_ascii=False)``) straight
+    from Arrow's columns; fields Arrow reads as something else (floats, nested values, ISO dates it
+    turns into timestamps, explicit nulls it cannot tell from absent keys) are cut from the lines by
+    DuckDB's ``json_extract``."""
+    import io
+
+    import pyarrow.json as pj
+
+    if not contents:
+        return None
+    try:
+        parsed = pj.read_json(io.BytesIO(b"\n".join(contents)),
+                              read_options=pj.ReadOptions(block_size=1 << 20),
+                              parse_options=pj.ParseOptions(unexpected_field_behavior="infer"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if parsed.num_rows != len(contents) or text_key not in parsed.column_names:
+        return None
+    text = parsed.column(text_key)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
+        return None
+    out: dict[str, Any] = {"uid": pa.array(uids, pa.int64()), text_key: text.cast(pa.string())}
+    for key in MEDIA_KEYS:
+        if key not in parsed.column_names:
+            continue
+        values = []
+        for value in parsed.column(key).to_pylist():
+            paths, why = _media({key: value}, key, base)
             if why:
-                errors.append(LoadError(lineno, uid, why, content.decode("utf-8", "replace")[:2000]))
-                continue
-            row["uid"] = uid
-            rows.append(row)
-            if len(rows) >= chunk_rows:
-                yield Chunk(_to_table(rows, text_key), errors)
-                rows, errors = [], []
-    if rows or errors:
-        yield Chunk(_to_table(rows, text_key), errors)
+                return None
+            values.append(paths or [])
+        out[key] = pa.array(values, pa.list_(pa.string()))
+    other = [k for k in parsed.column_names if k != text_key and k not in MEDIA_KEYS]
+    names = {k: "_uid" if k == "uid" else k for k in other}  # the sample's own "uid" field is kept as _uid
+    sql: dict[str, str] = {}
+    lines = None
+    for i, key in enumerate(other):
+        col = parsed.column(key)
+        if col.null_count == 0 and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
+            out[names[key]] = col.cast(pa.string())
+        elif col.null_count == 0 and pa.types.is_string(col.type):
+            sql[key] = f"to_json(c{i})::VARCHAR"
+        else:
+            path = _json_path(key)
+            if path is None:
+                return None
+            sql[key] = f"json_extract(line, {path})::VARCHAR"
+            lines = pa.array(contents, pa.binary()).cast(pa.string())
+    if sql:
+        cols = {"line": lines if lines is not None else pa.nulls(len(contents), pa.string())}
+        cols.update({f"c{i}": parsed.column(k) for i, k in enumerate(other) if sql.get(k, "").startswith("to_json")})
+        src = pa.Table.from_batches(pa.table(cols).to_batches(2048))  # noqa: F841 - read by SQL
+        got = con.sql(f"SELECT {', '.join(sql.values())} FROM src").to_arrow_table()
+        for j, key in enumerate(sql):
+            out[names[key]] = got.column(j).combine_chunks()
+    json_cols = [names[k] for k in other]
+    table = pa.table({k: out[k] for k in ["uid", text_key, *(k for k in MEDIA_KEYS if k in out), *json_cols]})
+    return Chunk(table.replace_schema_metadata({b"juicedb.json_columns": json.dumps(json_cols).encode()}))
 
 
 def _parse_line(content: bytes, text_key: str, base: Path) -> tuple[dict[str, Any], str | None]:

@@ -174,3 +174,43 @@ def test_an_older_workspace_file_with_big_row_groups_is_rewritten_once(tmp_path)
         ws.sql(f"SELECT count(*) FROM dataset('{path}')")
         assert data.stat().st_mtime_ns == groups[0]  # rewritten once, then reused
     assert groups[1] == 2
+
+
+def test_arrow_json_fast_path_equals_the_line_by_line_parse(tmp_path, monkeypatch):
+    """Chunks Arrow's JSON reader takes give the rows, columns and JSON values Python's ``json`` gives;
+    a chunk with a bad line falls back line by line and still keeps every good line."""
+    import juicedb.datasets as D
+
+    rng = random.Random(5)
+    lines = []
+    for i in range(4000):
+        row = {"text": f"Dokument {i}: é ü 中文 \"quoted\" \\ tab\t" * rng.randint(0, 3), "id": i,
+               "score": rng.random() * 10 ** rng.randint(-6, 6), "flag": i % 3 == 0, "uid": f"u\"{i}é\\",
+               "when": f"2020-01-{1 + i % 28:02d}", "meta": {"a": [1, 2.5, None], "b": "x" * (i % 4)},
+               "images": [f"img/{i}.jpg"] if i < 3000 or i % 2 else "one.png", "maybe": None if i % 5 else i}
+        if i % 7 == 0:
+            del row["meta"]
+        lines.append(json.dumps(row, ensure_ascii=i % 2 == 0))
+    path = tmp_path / "rich.jsonl"
+    path.write_text("\n".join([*lines[:1500], "", "{truncated", *lines[1500:]]) + "\n", encoding="utf-8")
+
+    used = []
+    real = D._parse_fast
+    monkeypatch.setattr(D, "_parse_fast", lambda *a: used.append(real(*a)) or used[-1])
+    fast = list(D.read_jsonl(path, chunk_rows=1000))
+    monkeypatch.setattr(D, "_parse_fast", lambda *a: None)
+    slow = list(D.read_jsonl(path, chunk_rows=1000))
+    # Python parses the chunk with the bad line, and the one whose images are sometimes one path, not a list
+    assert [c is not None for c in used] == [True, False, True, False, False]
+    assert [(e.line, e.message[:14]) for c in fast for e in c.errors] == [(1502, "malformed JSON")]
+    for f, s in zip(fast, slow):
+        assert f.table.schema.names == s.table.schema.names
+        assert sorted(f.table.schema.names) == ["_uid", "flag", "id", "images", "maybe", "meta", "score", "text",
+                                                "uid", "when"]
+        assert f.table.schema.metadata == s.table.schema.metadata
+        for name in ("uid", "text", "images", "id", "flag", "_uid", "when"):
+            assert f.table.column(name).to_pylist() == s.table.column(name).to_pylist(), name
+        for name in ("score", "meta", "maybe"):  # JSON text: equal values (number formatting may differ)
+            assert [None if v is None else json.loads(v) for v in f.table.column(name).to_pylist()] == \
+                [None if v is None else json.loads(v) for v in s.table.column(name).to_pylist()], name
+    assert sum(c.table.num_rows for c in fast) == 4000
