@@ -767,7 +767,7 @@ def cmd_profile(args: argparse.Namespace, work: Path) -> dict:
         n = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{args.corpus}')").fetchone()[0]
         dataset = work / f"corpus-{args.rows}.parquet"
         repeat_parquet(str(Path(args.corpus).resolve()), dataset, math.ceil(args.rows / n), args.rows)
-        recipes = [score_recipe(str(dataset))] + [jdb_recipe(str(dataset), [*moved(t), DEDUP], None)
+        recipes = [score_recipe(str(dataset))] + [jdb_recipe(str(dataset), [*moved(t), DEDUP], None, cols=args.cols)
                                                   for t in RETHRESHOLDS[:2]]
     else:
         dataset = subset_jsonl(Path(args.corpus).resolve(), args.rows, work)

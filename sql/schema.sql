@@ -77,3 +77,14 @@ CREATE TABLE IF NOT EXISTS jdb_cache.keys (
     table_name  VARCHAR NOT NULL,
     PRIMARY KEY (dataset, col)
 );
+
+-- The stats of every row of a dataset file for one set of operator calls, in row id order: written the
+-- first time every row has them all cached, so re-thresholding the same recipe joins one table and checks
+-- nothing (the caches only grow, the file is identified by size and mtime). A few per dataset are kept.
+CREATE TABLE IF NOT EXISTS jdb_cache.stat_tables (
+    table_name  VARCHAR PRIMARY KEY,
+    dataset     VARCHAR NOT NULL,
+    size        BIGINT,
+    mtime_ns    BIGINT,
+    used        TIMESTAMP DEFAULT current_timestamp
+);

@@ -145,6 +145,7 @@ class Engine:
         self._samples: dict[str, str] = {}
         self._next_index = 0
         self._in_place: InPlace | None = None  # the dataset the running planned statement reads in place
+        self._tables: dict[int, str] = {}  # call id -> the shared table holding its value (else call.table)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -358,6 +359,7 @@ class Engine:
                 kind, name = t if isinstance(t, tuple) else ("TABLE", t)
                 self.con.execute(f"DROP {kind} IF EXISTS {name}")
             self._in_place = None
+            self._tables = {}
         return table, written
 
     def _final(self, c: Compiled) -> pa.Table | None:
@@ -371,9 +373,13 @@ class Engine:
 
     def _relation(self, ctx: Context, ids: set[int]) -> str:
         rel = f"{ctx.work_table} AS {quote(ctx.base_alias)}"
+        joined: set[str] = set()
         for cid in sorted(ids):
             call = ctx.calls[cid]
-            rel += f" LEFT JOIN {call.table} USING (__rid)"
+            table = self._tables.get(cid, call.table)
+            if table not in joined:
+                joined.add(table)
+                rel += f" LEFT JOIN {table} USING (__rid)"
             if call.spec.kind == "deduplicator":
                 rel += f" LEFT JOIN {keep_table(call.table)} USING (__rid)"
         return rel
@@ -399,6 +405,8 @@ class Engine:
         done: set[int] = set()
         alive: list[str] = []
         call_stats: dict[int, _CallStats] = {}
+        if self._in_place is not None:
+            self._stats_from_cache(ctx, done, call_stats, temps)
         for stage in ctx.stages:
             if stage.calls:
                 self._compute_calls(ctx, stage.calls, alive, done, call_stats, temps, uid_sql)
@@ -415,14 +423,108 @@ class Engine:
                 self._trace_mappers(c, rel, uid_sql)
             if "uid" in columns:
                 self._upsert_stats(ctx, rel, alias, call_stats)
+        if self._tables:
+            c = self._shared_joins(c)
         return self._final(c)
+
+    def _shared_joins(self, c: Compiled) -> Compiled:
+        """The statement's SQL joining each shared stat table once (the compiler joins one table per call)."""
+        names = {ctx_call.table: self._tables.get(cid, ctx_call.table) for cid, ctx_call in c.ctx.calls.items()}
+        joins, seen = [], set()
+        for j in c.ctx.select.args.get("joins") or []:
+            name = names.get(j.this.name, j.this.name)
+            if name in seen:
+                continue
+            seen.add(name)
+            j.set("this", exp.Table(this=exp.to_identifier(name)))
+            joins.append(j)
+        c.ctx.select.set("joins", joins)
+        return Compiled(c.ctx, c.source, c.line, c.ctx.stmt.sql(dialect="duckdb", normalize_functions=False))
+
+    def _stats_from_cache(self, ctx: Context, done: set[int], call_stats: dict[int, _CallStats],
+                          temps: list[str]) -> None:
+        """Re-thresholding fast path: the stats of every row of the dataset read in place, for all the calls
+        whose stat is cached for every row, in one table (one join per cache, one check per input column),
+        before any stage runs. Not for deduplicators (they group the survivors only), mappers (session
+        caches) or calls on other calls' outputs; the stages compute whatever is left.
+
+        When every such call is covered, the table is kept (``jdb_cache.stat_tables``): a re-run of the
+        recipe with other thresholds reads it as it is, with no check and no join."""
+        groups: dict[str, list[OpCall]] = {}
+        for call in ctx.calls.values():
+            if call.spec.kind not in ("deduplicator", "mapper") and not call.deps:
+                groups.setdefault(call.input_sql, []).append(call)
+        stored = {i: self._key_table(self._in_place, ctx.base_alias, i) for i in groups}
+        caches = {c.id: self._cache_table(c, create=False) for calls in groups.values() for c in calls}
+        groups = {i: calls for i, calls in groups.items()
+                  if stored[i] is not None and all(caches[c.id] is not None for c in calls)}
+        if not groups:
+            return
+        st = self._in_place.parquet.stat()
+        column = {c.id: f"{c.output}_{c.fingerprint}"[-60:] for calls in groups.values() for c in calls}
+        spec = json.dumps([self._in_place.dataset, st.st_size, st.st_mtime_ns,
+                           sorted((i, column[c.id]) for i, calls in groups.items() for c in calls)])
+        kept = f"jdb_cache.s_{self._in_place.dataset}_{hashlib.sha1(spec.encode()).hexdigest()[:12]}"
+        view = f"__jdb_o{ctx.index}_cached"
+        if self.con.execute("SELECT count(*) FROM jdb_cache.stat_tables WHERE table_name = ?", [kept]).fetchall()[0][0]:
+            self.con.execute("UPDATE jdb_cache.stat_tables SET used = current_timestamp WHERE table_name = ?", [kept])
+            covered = groups
+        else:
+            covered = {}
+            for input_sql, calls in groups.items():
+                missing = " OR ".join(f"NOT EXISTS (SELECT 1 FROM {t} c WHERE c.key = k.key)"
+                                      for t in dict.fromkeys(caches[c.id] for c in calls))
+                if not self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {stored[input_sql]} k WHERE k.key IS NOT NULL "
+                                        f"AND ({missing}))").fetchall()[0][0]:
+                    covered[input_sql] = calls
+            if not covered:
+                return
+            cols, joins = [], []
+            for input_sql, calls in covered.items():
+                k = f"k{len(joins)}"
+                joins.append(f"{stored[input_sql]} {k}" if not joins else f"JOIN {stored[input_sql]} {k} USING (__rid)")
+                alias = {}
+                for t in dict.fromkeys(caches[c.id] for c in calls):  # two stats of one operator share a cache
+                    alias[t] = f"c{len(joins)}"
+                    joins.append(f"LEFT JOIN {t} {alias[t]} ON {alias[t]}.key = {k}.key")
+                cols += [f"{alias[caches[c.id]]}.{quote(c.output)} AS {quote(column[c.id])}" for c in calls]
+            body = f"SELECT k0.__rid, {', '.join(cols)} FROM {' '.join(joins)}"
+            if len(covered) == len(groups):
+                self.con.execute(f"CREATE OR REPLACE TABLE {kept} AS {body}")
+                self.con.execute("INSERT OR REPLACE INTO jdb_cache.stat_tables (table_name, dataset, size, mtime_ns) "
+                                 "VALUES (?, ?, ?, ?)", [kept, self._in_place.dataset, st.st_size, st.st_mtime_ns])
+                self._prune_stat_tables(self._in_place.dataset)
+            else:
+                kept = f"__jdb_o{ctx.index}_partial"
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {kept} AS {body}")
+                temps.append(kept)
+        calls = [c for cs in covered.values() for c in cs]
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT __rid, "
+                         + ", ".join(f"{quote(column[c.id])} AS {c.placeholder}" for c in calls) + f" FROM {kept}")
+        temps.append(("VIEW", view))
+        for call in calls:
+            self._tables[call.id] = view
+            call_stats[call.id] = _CallStats(-1, 0)  # rows in: the step's, from the summary
+            done.add(call.id)
+
+    def _prune_stat_tables(self, dataset: str, keep: int = 4) -> None:
+        """Drop the kept stat tables of an older file of ``dataset`` and all but its ``keep`` latest used."""
+        st = self._in_place.parquet.stat()
+        for (name,) in self.con.execute(
+                "SELECT table_name FROM (SELECT *, row_number() OVER (ORDER BY used DESC) AS n FROM "
+                "jdb_cache.stat_tables WHERE dataset = ?) WHERE n > ? OR size IS DISTINCT FROM ? "
+                "OR mtime_ns IS DISTINCT FROM ?",
+                [dataset, keep, st.st_size, st.st_mtime_ns]).fetchall():
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            self.con.execute("DELETE FROM jdb_cache.stat_tables WHERE table_name = ?", [name])
 
     def _compute_calls(self, ctx: Context, ids: tuple[int, ...], alive: list[str], done: set[int],
                        call_stats: dict[int, _CallStats], temps: list[str], uid_sql: str) -> None:
         """Compute ``ids`` on the rows passing ``alive``; calls with one input share each batch."""
         groups: dict[str, list[OpCall]] = {}
         for cid in ids:
-            groups.setdefault(ctx.calls[cid].input_sql, []).append(ctx.calls[cid])
+            if cid not in done:  # already joined from the cache (``_stats_from_cache``)
+                groups.setdefault(ctx.calls[cid].input_sql, []).append(ctx.calls[cid])
         for input_sql, calls in sorted(groups.items(), key=lambda kv: kv[1][0].id):
             needed = set(done)
             for call in calls:
@@ -433,12 +535,6 @@ class Engine:
             keys = f"__jdb_k{ctx.index}_{first.id}"
             temps.append(keys)
             stored = self._key_table(self._in_place, ctx.base_alias, input_sql) if self._in_place else None
-            if stored is not None and self._all_cached(calls, stored):
-                for call in calls:
-                    temps.append(call.table)
-                    call_stats[call.id] = _CallStats(-1, 0)  # rows in: the step's, from the summary
-                    done.add(call.id)
-                continue
             if stored is None:
                 self.con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {quote(ctx.base_alias)}.__rid AS __rid, "
@@ -483,27 +579,6 @@ class Engine:
                 if call.spec.kind == "deduplicator":
                     self._dedup_keep(ctx, call, temps, uid_sql)
                 done.add(call.id)
-
-    def _all_cached(self, calls: list[OpCall], stored: str) -> bool:
-        """Re-thresholding fast path: when every row of the dataset has every call's stat cached, the
-        stats are joined to all rows straight from the stored keys (no survivor set, no text).
-
-        Not for deduplicators (they group the survivors only) nor mappers (session caches).
-        """
-        if any(c.spec.kind in ("deduplicator", "mapper") or c.deps for c in calls):
-            return False
-        caches = {c.id: self._cache_table(c, create=False) for c in calls}
-        if any(t is None for t in caches.values()):
-            return False
-        missing = " OR ".join(f"NOT EXISTS (SELECT 1 FROM {caches[c.id]} c WHERE c.key = k.key)" for c in calls)
-        if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {stored} k WHERE k.key IS NOT NULL AND ({missing}))"
-                            ).fetchall()[0][0]:
-            return False
-        for call in calls:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {call.table} AS SELECT k.__rid, c.{quote(call.output)} AS "
-                f"{call.placeholder} FROM {stored} k LEFT JOIN {caches[call.id]} c USING (key)")
-        return True
 
     def _fill_caches(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
                      uid_sql: str, deps: set[int], input_sql: str) -> None:
@@ -755,7 +830,8 @@ class Engine:
                 "SELECT " + ", ".join(f"count({quote(n)})" for n in cols) + " FROM stats WHERE dataset = ?",
                 [_dataset_label(ctx)]).fetchall()[0]
             new = self.con.execute("SELECT " + ", ".join(
-                f"(SELECT count({c.placeholder}) FROM {c.table})" for c in cols.values())).fetchall()[0]
+                f"(SELECT count({c.placeholder}) FROM {self._tables.get(c.id, c.table)})" for c in cols.values())
+            ).fetchall()[0]
             rows = self.con.execute(f"SELECT count(*) FROM {ctx.work_table}").fetchall()[0][0]
             if all(h >= n and (h >= rows or call_stats.get(c.id, _CallStats()).rows_in == -1)
                    for h, n, c in zip(have, new, cols.values(), strict=True)):

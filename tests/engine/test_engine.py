@@ -330,6 +330,35 @@ def test_rethreshold_from_a_fully_scored_dataset_matches_a_fresh_run(tmp_path):
     assert n_words == [320]
 
 
+def test_a_rethreshold_reads_the_kept_stat_table_until_the_file_changes(tmp_path):
+    """The first run that finds every row's stats cached keeps them in one table; re-runs with other
+    thresholds read it (no check, no join) and keep what a fresh workspace keeps; a reload drops it."""
+    texts = [f"{'word ' * (i % 13)}item {i} {'??' * (i % 4)}" for i in range(200)]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+
+    def recipe(n: int, ratio: float) -> str:
+        return (f"SELECT uid FROM dataset('{path}') WHERE num_words(text) >= {n} "
+                f"AND special_char_ratio(text) <= {ratio} AND text_len(text) > 3")
+
+    with juicedb.open(tmp_path / "fresh") as ws:
+        want = [sorted(ws.run(recipe(n, r)).column("uid").to_pylist()) for n, r in ((3, 0.5), (6, 0.3))]
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.run(f"SELECT num_words(text), special_char_ratio(text), text_len(text) FROM dataset('{path}')")
+        got = [sorted(ws.run(recipe(n, r)).column("uid").to_pylist()) for n, r in ((3, 0.5), (6, 0.3))]
+        kept = ws.sql("SELECT table_name FROM jdb_cache.stat_tables").column("table_name").to_pylist()
+        assert ws.last_run.computed == 0 and len(kept) == 1
+        # the kept table is what the re-run reads: emptied, the re-run keeps nothing
+        ws.sql(f"UPDATE {kept[0]} SET " + ", ".join(
+            f'"{c}" = NULL' for c in ws.sql(f"SELECT * FROM {kept[0]} LIMIT 0").column_names if c != "__rid"))
+        assert ws.run(recipe(3, 0.5)).num_rows == 0
+        write_jsonl(path, texts[:150])  # the file changes: its kept stat tables go
+        again = sorted(ws.run(recipe(3, 0.5)).column("uid").to_pylist())
+        assert ws.sql(f"SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'jdb_cache' "
+                      f"AND table_name = '{kept[0].split('.')[1]}'").column("n").to_pylist() == [0]
+    assert got == want and 0 < len(want[1]) < len(want[0]) < 200
+    assert again == [u for u in want[0] if u in set(again)] and 0 < len(again) < len(want[0])
+
+
 def test_a_reloaded_dataset_keeps_no_stats_of_rows_it_lost(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", ["one two three", "four five six", "seven eight nine"])
     recipe = f"SELECT uid FROM dataset('{path}') WHERE num_words(text) >= 1"
