@@ -100,3 +100,114 @@ def char_ngram_keys(cp, offsets, n, base):  # pragma: no cover (compiled)
             if n > 3:
                 key -= np.uint64(cp[o + t]) * lead
     return keys, koff
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _mix(x):  # pragma: no cover (compiled)
+    """splitmix64's finaliser (``hashing.mix``)."""
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def refined_word_spans(cps, offsets, special, base, len_mix):  # pragma: no cover (compiled)
+    """DJ's refined words of every text as spans over its code points, with their hashes (``span_hashes``).
+
+    A text splits into runs at ' ', '\\n' and '\\t' (and at its start); a run's word goes from its first to
+    its last code point that ``special`` does not mark (a run without one has no word). Returns the words'
+    starts, ends, text, hash, and per text the range of its words."""
+    n_docs = len(offsets) - 1
+    total = 0
+    for pass_ in range(2):
+        if pass_ == 1:
+            starts = np.empty(total, dtype=np.int64)
+            ends = np.empty(total, dtype=np.int64)
+            doc = np.empty(total, dtype=np.int64)
+            hashes = np.empty(total, dtype=np.uint64)
+            bounds = np.zeros(n_docs + 1, dtype=np.int64)
+        w = 0
+        for d in range(n_docs):
+            start = -1
+            end = -1
+            for p in range(offsets[d], offsets[d + 1] + 1):
+                boundary = p == offsets[d + 1]
+                if not boundary:
+                    c = cps[p]
+                    boundary = c == 32 or c == 10 or c == 9  # noqa: PLR1714 - compiled
+                if boundary or p == offsets[d]:  # a run ends before p: its word, if it has one
+                    if start >= 0:
+                        if pass_ == 1:
+                            starts[w] = start
+                            ends[w] = end
+                            doc[w] = d
+                            h = np.uint64(0)
+                            power = np.uint64(1)
+                            for q in range(start, end):
+                                h += np.uint64(cps[q]) * power
+                                power *= base
+                            hashes[w] = _mix(h ^ (np.uint64(end - start) * len_mix))
+                        w += 1
+                    start = -1
+                if p < offsets[d + 1] and not special[cps[p]]:
+                    if start < 0:
+                        start = p
+                    end = p + 1
+            if pass_ == 1:
+                bounds[d + 1] = w
+        total = w
+    return starts, ends, doc, hashes, bounds
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def repeated_ngram_shares(hashes, bounds, n, seq, out):  # pragma: no cover (compiled)
+    """Per text (words ``hashes[bounds[i]:bounds[i+1]]``): the share of its word n-grams that occur in it more
+    than once (DJ's word repetition ratio); 0 when it has no n-gram."""
+    longest = 0
+    for i in range(len(bounds) - 1):
+        longest = max(longest, bounds[i + 1] - bounds[i])
+    size = 16
+    while size < 2 * longest:
+        size *= 2
+    table = np.zeros(size, dtype=np.uint64)
+    counts = np.zeros(size, dtype=np.int64)
+    used = np.empty(size, dtype=np.int64)
+    lead = np.uint64(1)
+    for _ in range(n - 1):
+        lead *= seq
+    for i in range(len(bounds) - 1):
+        lo = bounds[i]
+        m = bounds[i + 1] - lo - n + 1
+        out[i] = 0.0
+        if m <= 0:
+            continue
+        b = 4
+        while (1 << b) < 2 * m:
+            b += 1
+        shift = np.uint64(64 - b)
+        mask = (1 << b) - 1
+        key = np.uint64(0)
+        for j in range(n - 1):
+            key = key * seq + hashes[lo + j]
+        n_used = 0
+        for t in range(m):
+            key = key * seq + hashes[lo + t + n - 1]
+            k = _mix(key)
+            s = np.int64((k * _MIX) >> shift)
+            while counts[s] != 0 and table[s] != k:
+                s = (s + 1) & mask
+            if counts[s] == 0:
+                table[s] = k
+                used[n_used] = s
+                n_used += 1
+            counts[s] += 1
+            key -= hashes[lo + t] * lead
+        repeated = 0
+        for u in range(n_used):
+            c = counts[used[u]]
+            counts[used[u]] = 0
+            if c > 1:
+                repeated += c
+        out[i] = repeated / m
+    return out

@@ -12,9 +12,9 @@ from functools import cache
 
 import numpy as np
 
-_B = np.uint64(0x9E3779B97F4A7C15)
-_LEN_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
-_SEQ = np.uint64(0x165667B19E3779F9)
+BASE = np.uint64(0x9E3779B97F4A7C15)
+LEN_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+SEQ = np.uint64(0x165667B19E3779F9)
 
 
 def mix(x: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def mix(x: np.ndarray) -> np.ndarray:
 @cache
 def _powers(n: int) -> np.ndarray:
     """B**i modulo 2**64 for i < n (n a power of two, so the cache stays small)."""
-    base = np.full(n, _B, dtype=np.uint64)
+    base = np.full(n, BASE, dtype=np.uint64)
     base[0] = 1
     return np.cumprod(base, dtype=np.uint64)
 
@@ -45,7 +45,7 @@ def span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     pos = packed - np.repeat(first, lengths)                    # index inside the span
     table = _powers(1 << max(int(lengths.max()).bit_length(), 10))
     h = np.add.reduceat(cps[packed + shift].astype(np.uint64) * table[pos], first)
-    return mix(h ^ (lengths.astype(np.uint64) * _LEN_MIX))
+    return mix(h ^ (lengths.astype(np.uint64) * LEN_MIX))
 
 
 def string_hashes(words: list[str]) -> np.ndarray:
@@ -54,20 +54,3 @@ def string_hashes(words: list[str]) -> np.ndarray:
     cps = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
     ends = np.cumsum(lengths)
     return span_hashes(cps, ends - lengths, ends)
-
-
-def ngram_hashes(values: np.ndarray, group: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every run of ``n`` consecutive values inside one group, and that group.
-
-    ``group`` must be sorted (values of one group contiguous).
-    """
-    m = len(values) - n + 1
-    if m <= 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    h = values[:m].copy()
-    for j in range(1, n):
-        h = h * _SEQ + values[j: j + m]
-    same = group[:m] == group[n - 1:]
-    # Mixing in the group keeps equal n-grams of different texts apart when counting globally.
-    g = group[:m][same]
-    return mix(h[same] ^ mix(g.astype(np.uint64))), g

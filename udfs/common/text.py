@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from juicedb.udfs.common.chars import refined_word_pattern, special_lut
-from juicedb.udfs.common.hashing import span_hashes
+from juicedb.udfs.common.hashing import BASE, LEN_MIX
 
 
 def as_array(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
@@ -116,36 +116,25 @@ class WordSpans:
     DJ splits a text on ' ', '\\n' and '\\t' and strips special characters from
     both ends of each word: so a refined word runs from the first to the last
     non-special code point of a separator-free run, and a run without one is no
-    word. Computed with numpy for the whole batch; words are identified by a
-    64-bit hash of their code points (``hashes``), never turned into strings.
+    word. Computed for the whole batch in one compiled pass; words are identified
+    by a 64-bit hash of their code points (``hashes``, as ``span_hashes``), never
+    turned into strings.
     """
 
-    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray, n_docs: int) -> None:
-        self.cps, self.starts, self.ends, self.doc, self.n_docs = cps, starts, ends, doc, n_docs
+    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray, hashes: np.ndarray,
+                 bounds: np.ndarray) -> None:
+        self.cps, self.starts, self.ends, self.doc, self.hashes = cps, starts, ends, doc, hashes
+        self.bounds = bounds  # text i's words: [bounds[i], bounds[i+1])
+        self.n_docs = len(bounds) - 1
 
     @classmethod
     def of(cls, cps: np.ndarray, offsets: np.ndarray) -> WordSpans:
-        n_docs = len(offsets) - 1
-        content = np.flatnonzero(~special_lut()[cps])
-        # a run of non-separators starts after a separator or at the start of a text
-        breaks = (cps == 32) | (cps == 10) | (cps == 9)
-        starts_of_texts = offsets[:-1][offsets[:-1] < len(cps)]
-        breaks[starts_of_texts] = True
-        run = np.cumsum(breaks.view(np.uint8), dtype=np.int64)[content]
-        new = np.empty(len(run), dtype=bool)
-        if len(run):
-            new[0] = True
-            np.not_equal(run[1:], run[:-1], out=new[1:])
-        first = np.flatnonzero(new)
-        last = np.append(first[1:] - 1, len(content) - 1) if len(first) else first
-        starts, ends = content[first], content[last] + 1
-        doc = np.searchsorted(offsets, starts, side="right") - 1
-        return cls(cps, starts, ends, doc, n_docs)
+        from juicedb.udfs.common._ngram_kernels import refined_word_spans
+        starts, ends, doc, hashes, bounds = refined_word_spans(cps, np.asarray(offsets, dtype=np.int64),
+                                                               special_lut(), BASE, LEN_MIX)
+        return cls(cps, starts, ends, doc, hashes, bounds)
 
     def counts(self) -> np.ndarray:
         """Number of refined words per text."""
         return np.bincount(self.doc, minlength=self.n_docs)
 
-    @cached_property
-    def hashes(self) -> np.ndarray:
-        return span_hashes(self.cps, self.starts, self.ends)

@@ -57,8 +57,10 @@ def word_hashes(kind: str, lang: str, words_file: str | None = None) -> np.ndarr
 def words_ratio(batch: TextBatch, kind: str, lang: str, words_file: str | None) -> pa.Array:
     """Share of refined, lower-cased words in the list (0 for no words, capped at 1 as DJ does)."""
     spans = batch.word_spans(lower=True)
-    hits = np.bincount(spans.doc, weights=np.isin(spans.hashes, word_hashes(kind, lang, words_file)),
-                       minlength=spans.n_docs)
+    listed = word_hashes(kind, lang, words_file)  # sorted
+    at = np.minimum(np.searchsorted(listed, spans.hashes), max(len(listed) - 1, 0))
+    found = listed[at] == spans.hashes if len(listed) else np.zeros(len(spans.hashes), dtype=bool)
+    hits = np.bincount(spans.doc, weights=found, minlength=spans.n_docs)
     ratio = np.minimum(batch.ratio(hits, spans.counts()).to_numpy(zero_copy_only=False), 1.0)
     return pa.array(ratio, pa.float64(), mask=~batch.valid)
 

@@ -87,3 +87,38 @@ def test_char_rep_ratio_equals_dj_on_real_multilingual_text(rep_len):
     got = char_rep_ratio(TextBatch([*texts, None]), rep_len=rep_len).to_pylist()
     assert got[:-1] == [_dj_char_rep(t, rep_len) for t in texts] and got[-1] is None
     assert len(texts) > 20 and sum(v > 0 for v in got[:-1]) > 3
+
+
+def _demo_texts() -> list[str]:
+    texts = [json.loads(line)["text"] for name in ("demo-dataset.jsonl", "demo-dataset-deduplication.jsonl")
+             for line in (SHARED_DATA / "dj_demos" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [*texts, "", "  \t\n ", "... --- !!!", "the the the the the the. The THE the!", "a b a b a b a b c",
+            "İstanbul ΣΊΣΥΦΟΣ straße " * 5, "word\tword\nword word,word (word) 'word'",
+            "To be, or not to be: that is the question. " * 12]
+
+
+@pytest.mark.parametrize("rep_len", [1, 2, 3, 5, 10])
+def test_word_ops_equal_dj_definitions_on_real_text(rep_len):
+    """The compiled word spans (num_words, word lists) and per-text n-gram counts (word_rep_ratio) against DJ's
+    definitions written out over DJ's refined words (regex), on real multilingual text and edge cases."""
+    from collections import Counter
+
+    from juicedb.udfs.common.text import TextBatch
+    from juicedb.udfs.common.wordlists import word_set
+    from juicedb.udfs.text.stopwords import stopwords_ratio
+    from juicedb.udfs.text.word_repetition import word_rep_ratio
+    from juicedb.udfs.text.words_num import num_words
+    texts = _demo_texts()
+    ref = TextBatch(texts)
+    lower, plain = ref.refined_words(lower=True), ref.refined_words(lower=False)
+    want_rep = []
+    for words in lower:
+        grams = Counter(" ".join(words[i:i + rep_len]) for i in range(len(words) - rep_len + 1))
+        total = sum(grams.values())
+        want_rep.append(sum(f for f in grams.values() if f > 1) / total if total else 0.0)
+    stop = word_set("stopwords", "en")
+    want_stop = [min(sum(w in stop for w in ws) / len(ws), 1.0) if ws else 0.0 for ws in lower]
+    assert word_rep_ratio(TextBatch(texts), rep_len=rep_len).to_pylist() == want_rep
+    assert num_words(TextBatch(texts)).to_pylist() == [len(ws) for ws in plain]
+    assert stopwords_ratio(TextBatch(texts), lang="en").to_pylist() == pytest.approx(want_stop, abs=1e-15)
+    assert sum(v > 0 for v in want_rep) >= 2 and sum(v > 0 for v in want_stop) > 10
