@@ -37,13 +37,7 @@ from sqlglot import exp
 from juicedb.compiler import Compiled, check_script, compile_sql, compile_statement, split_statements
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
-from juicedb.engine.functions import (
-    compute_group,
-    compute_group_by_name,
-    compute_group_from_file,
-    register_functions,
-    sql_type,
-)
+from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
 from juicedb.engine.load import Loaded, load_dataset, reattach_datasets, sql_path
 from juicedb.registry import OpSpec, load_builtin_ops
 
@@ -617,17 +611,7 @@ class Engine:
             if self.run is not None and self.run.on_progress:
                 self.run.on_progress(label, min(end, total), total)
 
-        direct = self._direct_input(input_sql, ctx.base_alias) if pool and not deps else None
         for start in range(0, total, fetch):
-            if direct is not None:  # the workers read their rows from the dataset file: only row ids travel
-                chunk = self._fetch_meta(todo, calls, start, start + fetch)
-                want = rids[start:start + fetch]
-                parts = [pool.submit(compute_group_from_file, by_name, *direct, want[i:i + step])
-                         for i in range(0, len(want), step)]
-                if pending is not None:
-                    finish(*pending)
-                pending = (chunk, parts, start + fetch)
-                continue
             chunk = self._fetch(ctx, todo, calls, deps, input_sql, rids, start, start + fetch)
             values = chunk.column("x").combine_chunks()
             # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
@@ -643,27 +627,6 @@ class Engine:
             pending = (chunk, parts, start + fetch)
         if pending is not None:
             finish(*pending)
-
-    def _direct_input(self, input_sql: str, alias: str) -> tuple[str, str] | None:
-        """(dataset file, column) when ``input_sql`` is a bare text column of the dataset read in place."""
-        source = self._in_place
-        if source is None:
-            return None
-        try:
-            col = exp.maybe_parse(input_sql, dialect="duckdb")
-        except Exception:  # noqa: BLE001 - not a bare column
-            return None
-        if not isinstance(col, exp.Column) or col.table not in ("", alias) or col.name not in source.columns \
-                or col.name == "__rid":
-            return None
-        kind = self.con.execute(f"SELECT typeof({quote(col.name)}) FROM {source.dataset} LIMIT 1").fetchall()
-        return (str(source.parquet), col.name) if kind and kind[0][0] == "VARCHAR" else None
-
-    def _fetch_meta(self, todo: str, calls: list[OpCall], start: int, end: int) -> pa.Table:
-        """Rows ``start < rn <= end`` of ``todo``: ``rn`` and the need flags, in ``rn`` order (no input)."""
-        needs = ", ".join(f"t.need_{c.id}" for c in calls)
-        return self.con.sql(f"SELECT t.rn, {needs} FROM {todo} t WHERE t.rn > {start} AND t.rn <= {end} "
-                            "ORDER BY t.rn").to_arrow_table()
 
     def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
                rids: np.ndarray, start: int, end: int) -> pa.Table:

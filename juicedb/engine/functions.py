@@ -100,32 +100,6 @@ def compute_group_by_name(calls: list[tuple[str, dict[str, Any]]], values: pa.Ar
     return compute_group([(get_op(name), params) for name, params in calls], values)
 
 
-def read_rows(path: str, column: str, rids: Any) -> pa.Array:
-    """Rows ``rids`` (ascending row numbers) of one column of a Parquet file, decoding only the row groups
-    that hold them: how a worker reads its batch's input from a dataset file itself."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    sizes = np.array([pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    rids = np.asarray(rids, dtype=np.int64)
-    group = np.searchsorted(starts, rids, side="right") - 1
-    groups = np.unique(group)
-    base = np.zeros(len(sizes), dtype=np.int64)  # where each read group starts in the read table
-    base[groups] = np.concatenate([[0], np.cumsum(sizes[groups])[:-1]])
-    values = pf.read_row_groups(groups.tolist(), columns=[column]).column(0)
-    values = values.take(pa.array(base[group] + rids - starts[group]))
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    return values.cast(pa.string()) if pa.types.is_large_string(values.type) else values
-
-
-def compute_group_from_file(calls: list[tuple[str, dict[str, Any]]], path: str, column: str,
-                            rids: Any) -> list[Outputs]:
-    """``compute_group_by_name`` on rows of a dataset file the worker reads itself (no text is pickled)."""
-    return compute_group_by_name(calls, read_rows(path, column, rids))
-
-
 def _output_keys(spec: OpSpec) -> list[str]:
     return [s.key for s in spec.stats] or [spec.sql_name]
 

@@ -192,39 +192,6 @@ def test_worker_processes_give_the_same_stats(tmp_path, monkeypatch):
     assert pooled == alone
 
 
-def test_workers_read_their_rows_from_the_dataset_file(tmp_path, monkeypatch):
-    """Survivors spread over several row groups, repeated texts computed once: the workers read the rows
-    themselves (only row ids travel) and give what one process gives."""
-    import juicedb.engine
-    monkeypatch.setattr(juicedb.engine, "POOL_MIN_ROWS", 0)
-    texts = [f"doc {i % 4000} " + "word " * (i % 7) + "!!" * (i % 3) for i in range(10000)]
-    path = write_jsonl(tmp_path / "d.jsonl", texts)
-    recipe = (f"SELECT uid, word_rep_ratio(text, rep_len := 2) AS w FROM dataset('{path}') "
-              "WHERE text_len(text) % 3 = 1 AND word_rep_ratio(text, rep_len := 2) >= 0")
-    with juicedb.open(tmp_path / "ws1", workers=1) as ws:
-        alone = ws.run(recipe).to_pylist()
-    direct = []
-    real = juicedb.engine.Engine._direct_input
-    monkeypatch.setattr(juicedb.engine.Engine, "_direct_input", lambda *a: direct.append(real(*a)) or direct[-1])
-    with juicedb.open(tmp_path / "ws2", workers=2, batch_rows=700) as ws:
-        pooled = ws.run(recipe).to_pylist()
-    assert direct and all(d is not None and d[1] == "text" for d in direct)
-    assert pooled == alone and 2000 < len(alone) < 5000
-
-
-def test_read_rows_decodes_the_row_groups_of_the_wanted_rows(tmp_path):
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from juicedb.engine.functions import read_rows
-    values = [f"row {i}" for i in range(10000)]
-    pq.write_table(pa.table({"text": values, "n": list(range(10000))}), tmp_path / "t.parquet", row_group_size=999)
-    rids = np.sort(np.random.default_rng(3).choice(10000, 1500, replace=False))
-    assert read_rows(str(tmp_path / "t.parquet"), "text", rids).to_pylist() == [values[i] for i in rids]
-    assert read_rows(str(tmp_path / "t.parquet"), "text", [0, 998, 999, 9999]).to_pylist() == \
-        ["row 0", "row 998", "row 999", "row 9999"]
-
-
 def test_operators_work_on_any_file_and_table(tmp_path):
     import pyarrow.parquet as pq
     pq.write_table(pa.table({"text": ["Do you need a cup of coffee?", "?!?!"]}), tmp_path / "x.parquet")
