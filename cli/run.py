@@ -47,6 +47,10 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
         address: Annotated[str | None, typer.Option(
             help="Ray cluster to use with --engine ray, e.g. auto or ray://head:10001 (default: start a local "
                  "one).")] = None,
+        shared_dir: Annotated[Path | None, typer.Option(
+            help="With --engine ray: a folder every node reads and writes; each stage's inputs and stats travel "
+                 "through it as Parquet shards (default: the workspace's tmp/ray when Ray runs on this machine; "
+                 "with --address and no folder, through Ray's object store).")] = None,
         skip_missing: DjSkipMissingOpt = False, skip: DjSkipOpt = None, sets: DjSetOpt = None,
         dj_trace: Annotated[Path | None, typer.Option(
             "--dj-trace", help="Also write Data-Juicer's tracer files (<folder>/trace/*.jsonl) from this run's "
@@ -59,6 +63,8 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
     config = recipe.suffix.lower() in DJ_SUFFIXES
     if address is not None and engine is not Engine.ray:
         raise typer.BadParameter("--address is the Ray cluster of --engine ray", param_hint="--address")
+    if shared_dir is not None and engine is not Engine.ray:
+        raise typer.BadParameter("--shared-dir is the shard folder of --engine ray", param_hint="--shared-dir")
     if not config and (skip_missing or skip or sets):
         raise typer.BadParameter("--skip-missing, --skip and --set apply to Data-Juicer configs (.yaml), "
                                  f"not to {recipe.name}", param_hint="RECIPE")
@@ -77,7 +83,7 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
         workers = threads
     files: list[str] = []
     with juicedb.open(workspace, threads=threads, workers=workers, memory_limit=memory_limit, engine=engine.value,
-                      address=address) as ws, Progress(
+                      address=address, shared_dir=shared_dir) as ws, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=quiet) as progress:
         tasks: dict[str, int] = {}

@@ -64,18 +64,24 @@ class Workspace:
     ``address`` (or the Ray instance this process started, or a new local one), with
     ``workers`` concurrent tasks or actors (default: the cluster's CPUs); planning,
     the stats cache, dedup clustering and the SQL stay here. Needs ``juicedb[ray]``.
+    Each stage's inputs and stats travel as Parquet shards through ``shared_dir``, a
+    folder every node can read and write (default: the workspace's ``tmp/ray`` when Ray
+    runs on this machine); with an ``address`` and no ``shared_dir`` they go through
+    Ray's object store.
     """
 
     def __init__(self, path: str | Path = ".juicedb", *, threads: int | None = None,
                  memory_limit: str | None = None, batch_rows: int | None = None,
-                 workers: int | None = None, engine: str = "local", address: str | None = None) -> None:
+                 workers: int | None = None, engine: str = "local", address: str | None = None,
+                 shared_dir: str | Path | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         # converted models (ONNX) live in the workspace unless the user keeps one cache for all
         # (set before the engine spawns operator workers, which inherit it)
         os.environ.setdefault(CACHE_ENV, str((self.path / "models").resolve()))
         self.engine = Engine(str(self.path / DB_FILE), threads=threads, memory_limit=memory_limit,
-                             batch_rows=batch_rows, workers=workers, backend=engine, address=address)
+                             batch_rows=batch_rows, workers=workers, backend=engine, address=address,
+                             shared_dir=shared_dir)
         self.last_run: RunReport | None = None
 
     # context manager -------------------------------------------------------

@@ -116,14 +116,18 @@ class Engine:
 
     def __init__(self, database: str, *, threads: int | None = None, memory_limit: str | None = None,
                  batch_rows: int | None = None, workers: int | None = None, backend: str = "local",
-                 address: str | None = None) -> None:
+                 address: str | None = None, shared_dir: str | Path | None = None) -> None:
         if backend not in ("local", "ray"):
             raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
         # Ray is checked before the database opens: a missing extra fails before any data is read
         self._ray: RayBackend | None = None
         if backend == "ray":
             from juicedb.engine.ray_backend import RayBackend
-            self._ray = RayBackend(address, workers)
+            # a local Ray instance shares this machine's disk: stage inputs and stats go as Parquet shards
+            # through the workspace's tmp/; a cluster needs a folder every node sees (else the object store)
+            if shared_dir is None and address is None:
+                shared_dir = Path(database).resolve().parent / "tmp" / "ray"
+            self._ray = RayBackend(address, workers, shared_dir)
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -599,6 +603,12 @@ class Engine:
         fetch = step * (ray.batches_per_job if ray else 4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]
+        if ray is not None and ray.shared_dir is not None:
+            if total:
+                self._fill_via_shards(ctx, calls, caches, todo, keys, uid_sql, deps, input_sql, ray, step, rids)
+                if self.run is not None and self.run.on_progress:
+                    self.run.on_progress(label, total, total)
+            return
         pending: tuple[pa.Table, list, int] | None = None  # a chunk whose batches the workers are computing
 
         def finish(chunk: pa.Table, parts: list, end: int) -> None:
@@ -627,6 +637,42 @@ class Engine:
             pending = (chunk, parts, start + fetch)
         if pending is not None:
             finish(*pending)
+
+    def _fill_via_shards(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
+                         uid_sql: str, deps: set[int], input_sql: str, ray: RayBackend, step: int,
+                         rids: np.ndarray) -> None:
+        """The Ray engine with a shared folder: the stage's missing inputs are written there as Parquet shards,
+        one Ray Data job reads them, computes them and writes the stats as Parquet shards, which DuckDB reads
+        into the cache (failed rows into ``errors``)."""
+        inputs, outputs = ray.shard_job()
+        alias = quote(ctx.base_alias)
+        rel = self._relation(ctx, deps) if deps else f"{ctx.work_table} AS {alias}"
+        try:
+            rows = ray.shard_rows(len(rids), step)
+            for i, start in enumerate(range(0, len(rids), rows)):
+                lo, hi = int(rids[start]), int(rids[min(start + rows, len(rids)) - 1])
+                self.con.execute(
+                    f"COPY (SELECT t.rn AS pos, ({input_sql}) AS x FROM {todo} t JOIN {rel} ON {alias}.__rid = t.__rid "
+                    f"WHERE t.rn > {start} AND t.rn <= {start + rows} AND {alias}.__rid BETWEEN {lo} AND {hi} "
+                    f"ORDER BY t.rn) TO '{sql_path(inputs / f'part-{i:05d}.parquet')}' (FORMAT parquet)")
+            ray.run_shards([(c.spec.name, c.params) for c in calls], inputs, outputs, step)
+            out = f"read_parquet('{sql_path(outputs)}/*.parquet')"
+            for j, call in enumerate(calls):
+                failed = quote(f"{j}.__failed")
+                bad = self.con.execute(f"SELECT pos, {failed} FROM {out} WHERE {failed} IS NOT NULL ORDER BY pos"
+                                       ).fetchall()
+                if bad:
+                    self._record_failures(ctx, call, pa.array([r[0] for r in bad], pa.int64()),
+                                          [r[1] for r in bad], todo, keys, uid_sql)
+                names = [s.key for s in call.spec.stats] or [call.output]
+                select = ", ".join(f"o.{quote(f'{j}.{n}')}" for n in names)
+                added = self.con.execute(
+                    f"INSERT INTO {caches[call.id]} SELECT m.key, {select} FROM {out} o JOIN {todo} m ON m.rn = o.pos "
+                    f"WHERE m.need_{call.id} AND o.{failed} IS NULL").fetchall()[0][0]
+                if self.run is not None:
+                    self.run.calls_computed += added
+        finally:
+            ray.done(inputs)
 
     def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
                rids: np.ndarray, start: int, end: int) -> pa.Table:

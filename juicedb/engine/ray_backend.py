@@ -17,7 +17,11 @@ has one. Every other operator runs as stateless tasks.
 from __future__ import annotations
 
 import logging
+import shutil
+import uuid
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -108,10 +112,14 @@ class RayBackend:
 
     batches_per_job = 64  # the engine fetches this many batches per Ray Data job: starting a job costs time
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 shared_dir: str | Path | None = None) -> None:
         self._ray = _import_ray()  # fail when the workspace opens, before any data is read
         self.address = address
         self._workers = workers
+        # a folder every node reads and writes: each stage's inputs and stats travel as Parquet shards there
+        self.shared_dir = Path(shared_dir) if shared_dir is not None else None
+        self._jobs = 0
         self._owns_ray = False
         self._thread: ThreadPoolExecutor | None = None
 
@@ -142,6 +150,69 @@ class RayBackend:
             self._ray.shutdown()
             self._owns_ray = False
 
+    def shard_rows(self, total: int, batch_rows: int) -> int:
+        """Rows per input shard: a whole number of batches, enough shards for every worker to get several, at
+        most ``batches_per_job`` batches (a shard is read as one block)."""
+        batches = -(-total // batch_rows)
+        per_shard = max(1, min(self.batches_per_job, -(-batches // (4 * self.workers))))
+        return per_shard * batch_rows
+
+    def shard_job(self) -> tuple[Path, Path]:
+        """A new job's input and output folders under ``shared_dir`` (removed by ``done``)."""
+        assert self.shared_dir is not None
+        self._jobs += 1
+        job = self.shared_dir / f"job-{uuid.uuid4().hex[:12]}-{self._jobs}"
+        (job / "in").mkdir(parents=True)
+        return job / "in", job / "out"
+
+    @staticmethod
+    def done(folder: Path) -> None:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+    def run_shards(self, by_name: list[tuple[str, dict[str, Any]]], inputs: Path, outputs: Path, batch_rows: int,
+                   ) -> None:
+        """One Ray Data job over a stage's inputs: Parquet shards of ``(pos, x)`` read by Ray Data from
+        ``inputs``, computed by ``map_batches`` (the operators' own batch size; a model operator's actors live
+        for the whole job, so each loads its model once), written back as Parquet shards to ``outputs``."""
+        self._start()
+        ray = self._ray
+        specs = [get_op(name) for name, _ in by_name]
+        shards = len(list(inputs.glob("*.parquet")))
+        kwargs = self._compute_kwargs(specs, by_name, shards)
+        if kwargs["fn"] is _ModelActor and "num_gpus" not in kwargs:
+            # CPU actors leave one CPU to the tasks that read and write the shards (with every CPU held by an
+            # actor, the job would wait for them forever)
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            kwargs["compute"] = ray.data.ActorPoolStrategy(size=max(1, min(kwargs["compute"].max_size, cpus - 1)))
+            if cpus < 2:  # one CPU: the actor takes half of it
+                kwargs["num_cpus"] = 0.5
+        ds = ray.data.read_parquet(str(inputs), override_num_blocks=shards).map_batches(
+            kwargs.pop("fn"), batch_size=batch_rows, batch_format="pyarrow", **kwargs)
+        try:
+            with warnings.catch_warnings():  # Ray Data may read small shards as fewer blocks than tasks allowed
+                warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks")
+                ds.write_parquet(str(outputs))
+        except Exception as e:
+            user = _user_error(e)
+            if user is not None:
+                raise user from None
+            raise
+
+    def _compute_kwargs(self, specs: list, by_name: list[tuple[str, dict[str, Any]]], blocks: int) -> dict[str, Any]:
+        """``map_batches`` arguments: an actor pool for model operators (a GPU each where the cluster has them
+        and one needs it), else a task pool; no more of them than blocks (idle ones make Ray warn)."""
+        ray = self._ray
+        n = min(self.workers, blocks)
+        models = [s for s in specs if s.cost in ("model", "gpu_model")]
+        if models:  # an actor pool: each actor sets up the models once
+            gpus = int(ray.cluster_resources().get("GPU", 0))
+            kwargs: dict[str, Any] = {}
+            if gpus and any(s.cost == "gpu_model" for s in models):
+                kwargs["num_gpus"], n = 1, min(n, gpus)
+            return {**kwargs, "fn": _ModelActor, "fn_constructor_kwargs": {"by_name": by_name},
+                    "compute": ray.data.ActorPoolStrategy(size=n)}
+        return {"fn": compute_table, "fn_kwargs": {"by_name": by_name}, "compute": ray.data.TaskPoolStrategy(size=n)}
+
     def map(self, by_name: list[tuple[str, dict[str, Any]]], slices: list[pa.Array]) -> Future[list[list[Outputs]]]:
         """Compute every slice on the cluster; the future's parts cover the slices' rows in order, as one part.
 
@@ -159,19 +230,9 @@ class RayBackend:
             blocks.append(pa.table({"pos": pa.array(range(start, start + len(values)), pa.int64()), "x": values}))
             start += len(values)
         specs = [get_op(name) for name, _ in by_name]
-        kwargs: dict[str, Any] = {"batch_size": max(len(s) for s in slices), "batch_format": "pyarrow"}
-        models = [s for s in specs if s.cost in ("model", "gpu_model")]
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        n = min(self.workers, len(blocks))  # more tasks or actors than blocks would idle (and Ray warns)
-        if models:  # an actor pool: each actor sets up the models once
-            if gpus and any(s.cost == "gpu_model" for s in models):
-                kwargs["num_gpus"], n = 1, min(n, gpus)
-            kwargs.update(fn_constructor_kwargs={"by_name": by_name}, compute=ray.data.ActorPoolStrategy(size=n))
-            fn: Any = _ModelActor
-        else:
-            kwargs.update(fn_kwargs={"by_name": by_name}, compute=ray.data.TaskPoolStrategy(size=n))
-            fn = compute_table
-        ds = ray.data.from_arrow(blocks).map_batches(fn, **kwargs)
+        kwargs = self._compute_kwargs(specs, by_name, len(blocks))
+        ds = ray.data.from_arrow(blocks).map_batches(kwargs.pop("fn"), batch_size=max(len(s) for s in slices),
+                                                     batch_format="pyarrow", **kwargs)
         try:
             tables = ray.get(ds.to_arrow_refs())
         except Exception as e:

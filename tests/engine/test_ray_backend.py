@@ -61,8 +61,10 @@ def ray_instance():
     ray.shutdown()
 
 
-def _run(path, data, **kwargs) -> tuple[pa.Table, pa.Table, pa.Table, list[tuple]]:
+def _run(path, data, object_store: bool = False, **kwargs) -> tuple[pa.Table, pa.Table, pa.Table, list[tuple]]:
     with juicedb.open(path, batch_rows=16, **kwargs) as ws:
+        if object_store:  # as on a cluster without a shared folder: batches through Ray's object store
+            ws.engine._ray.shared_dir = None
         out = ws.run(RECIPE.format(data=data))
         stats = ws.sql("SELECT * EXCLUDE (dataset) FROM stats ORDER BY uid")
         trace = ws.sql("SELECT uid, step, detail FROM trace ORDER BY uid")
@@ -71,11 +73,24 @@ def _run(path, data, **kwargs) -> tuple[pa.Table, pa.Table, pa.Table, list[tuple
 
 
 @pytest.mark.ray
-def test_ray_engine_matches_local_engine_across_shards(tmp_path, ray_instance, monkeypatch):
+@pytest.mark.parametrize("object_store", [False, True], ids=["parquet-shards", "object-store"])
+def test_ray_engine_matches_local_engine_across_shards(tmp_path, ray_instance, monkeypatch, object_store):
+    """Parquet shards (a stage's inputs written by DuckDB, read by Ray Data, stats written back as shards) and
+    the object-store path give the local engine's rows, stats, trace and step counts."""
     monkeypatch.setattr(RayBackend, "batches_per_job", 4)  # 64 rows per Ray job: several jobs and blocks per stage
+    jobs = []
+    real = RayBackend.run_shards
+    monkeypatch.setattr(RayBackend, "run_shards", lambda self, *a: jobs.append(len(list(a[1].glob("*.parquet"))))
+                        or real(self, *a))
     data = write_jsonl(tmp_path / "d.jsonl", _texts())
     local = _run(tmp_path / "local", data)
-    remote = _run(tmp_path / "ray", data, engine="ray", workers=2)
+    remote = _run(tmp_path / "ray", data, object_store, engine="ray", workers=2)
+    # one Ray Data job per stage that had rows to compute (5 operator groups), each stage's inputs in several shards
+    if object_store:
+        assert jobs == []
+    else:
+        assert len(jobs) == 5 and min(jobs) >= 2
+    assert not list((tmp_path / "ray" / "tmp" / "ray").glob("*"))  # shards removed after each job
     out, stats, trace, steps = remote
     assert out.equals(local[0])
     assert stats.equals(local[1])
@@ -134,3 +149,23 @@ def test_cli_engine_ray_without_ray_names_the_extra(tmp_path):
                          env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(tmp_path / "site")})
     assert run.returncode != 0
     assert "pip install 'juicedb[ray]'" in run.stdout + run.stderr
+
+
+@pytest.mark.ray
+def test_ray_engine_model_operator_runs_in_one_actor_pool_per_stage(tmp_path, ray_instance, monkeypatch):
+    """A model operator (fastText language id) on Parquet shards: one Ray Data job for its stage, so its actors
+    load the model once for all of the stage's batches; the languages equal the local engine's."""
+    monkeypatch.setattr(RayBackend, "batches_per_job", 2)
+    texts = [*_texts()[:60], "Le chat est sur la table et il dort.", "Der Hund schläft im Garten.", "这是一个中文句子。"]
+    data = write_jsonl(tmp_path / "d.jsonl", texts)
+    recipe = (f"SELECT uid, lang, lang_score FROM (SELECT uid, language_id_score_filter(text, min_score := 0.0) AS ok, "
+              f"lang(text) AS lang, lang_score(text) AS lang_score FROM dataset('{data}')) ORDER BY uid")
+    jobs = []
+    real = RayBackend.run_shards
+    monkeypatch.setattr(RayBackend, "run_shards", lambda self, *a: jobs.append(a[0]) or real(self, *a))
+    with juicedb.open(tmp_path / "local", batch_rows=8) as ws:
+        local = ws.run(recipe)
+    with juicedb.open(tmp_path / "ray", engine="ray", workers=2, batch_rows=8) as ws:
+        remote = ws.run(recipe)
+    assert remote.equals(local) and {"fr", "de", "zh"} <= set(local.column("lang").to_pylist())
+    assert [[name for name, _ in by_name] for by_name in jobs] == [["language_id_score_filter"]]
