@@ -7,8 +7,13 @@ the dataset already loaded (so only planning, computing and storing are timed):
 - **local, 1 worker:** batches computed in this process;
 - **local, 2 workers:** batches in two spawned worker processes (the CLI's default here;
   from 20k distinct inputs on, hence 24k documents), started with each workspace;
-- **ray, 1 / 2 workers:** ``engine="ray"`` on a local Ray instance
-  (``ray.init(num_cpus=2)``), one Ray Data ``map_batches`` task pool of that size.
+- **ray shards, 1 / 2 workers:** ``engine="ray"`` on a local Ray instance
+  (``ray.init(num_cpus=2)``): each stage's inputs written as Parquet shards to the
+  workspace's ``tmp/ray``, one Ray Data job per stage (``read_parquet`` ->
+  ``map_batches`` task pool of that size -> ``write_parquet``), the stat shards read
+  back by DuckDB;
+- **ray objects, 1 / 2 workers:** the same without a shared folder (a cluster's case
+  without one): chunks of 64 batches through Ray's object store, a job per chunk.
   Ray's start and its workers' first import of juicedb happen in an untimed
   warm-up run, as on a long-lived cluster.
 
@@ -30,11 +35,13 @@ STATS = ["text_len", "alnum_ratio", "special_char_ratio", "char_rep_ratio", "wor
 RECIPE = "CREATE OR REPLACE TABLE bench_stats AS SELECT uid, {cols} FROM dataset('{corpus}')"
 
 
-def run(corpus: Path, threads: int, **kwargs: object) -> tuple[float, object]:
+def run(corpus: Path, threads: int, object_store: bool = False, **kwargs: object) -> tuple[float, object]:
     import juicedb
 
     cols = ", ".join(f"{s}(text) AS {s}" for s in STATS)
     with juicedb.open(tempfile.mkdtemp(prefix="jdb-ray-bench-"), threads=threads, **kwargs) as ws:
+        if object_store:  # as on a cluster without a shared folder
+            ws.engine._ray.shared_dir = None
         ws.load(corpus)
         t = time.perf_counter()
         ws.run(RECIPE.format(cols=cols, corpus=corpus), trace=False)
@@ -78,17 +85,20 @@ def main() -> None:
             run(small, args.threads, workers=workers, engine="ray")  # untimed: Ray's workers start, import juicedb
         for workers in (1, 2):
             seconds, stats = run(corpus, args.threads, workers=workers, engine="ray")
-            rows.append((f"ray, {workers} worker{'s' * (workers > 1)}", seconds, stats))
+            rows.append((f"ray shards, {workers} worker{'s' * (workers > 1)}", seconds, stats))
+        for workers in (1, 2):
+            seconds, stats = run(corpus, args.threads, True, workers=workers, engine="ray")
+            rows.append((f"ray objects, {workers} worker{'s' * (workers > 1)}", seconds, stats))
         ray_one = run(one, args.threads, workers=1, engine="ray")[0]
     finally:
         ray.shutdown()
 
     base = {1: rows[0][1], 2: rows[1][1]}
     print(f"{n} documents, 8 text stats, DuckDB threads {args.threads}, Ray {ray.__version__}")
-    print(f"{'contender':<18} {'seconds':>8} {'docs/s':>9} {'vs local, same workers':>23} {'mismatches':>11}")
+    print(f"{'contender':<22} {'seconds':>8} {'docs/s':>9} {'vs local, same workers':>23} {'mismatches':>11}")
     for name, seconds, stats in rows:
         workers = 2 if "2 workers" in name else 1
-        print(f"{name:<18} {seconds:8.2f} {n / seconds:9.0f} {seconds / base[workers]:22.2f}x "
+        print(f"{name:<22} {seconds:8.2f} {n / seconds:9.0f} {seconds / base[workers]:22.2f}x "
               f"{mismatches(stats, rows[0][2]):>11}")
     print(f"one batch of 1024 documents: local {local_one:.2f} s, ray {ray_one:.2f} s "
           f"(fixed cost of a Ray job: {ray_one - local_one:+.2f} s)")
