@@ -142,7 +142,8 @@ def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[
     try:
         parsed = pj.read_json(io.BytesIO(b"\n".join(contents)),
                               read_options=pj.ReadOptions(block_size=1 << 20),
-                              parse_options=pj.ParseOptions(unexpected_field_behavior="infer"))
+                              parse_options=pj.ParseOptions(unexpected_field_behavior="infer"),
+                              memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if parsed.num_rows != len(contents) or text_key not in parsed.column_names:

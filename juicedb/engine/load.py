@@ -100,6 +100,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     finally:
         part.unlink(missing_ok=True)
     point_view(con, table, parquet)
+    pa.default_memory_pool().release_unused()  # the parser's buffers: hand the pages back to the OS
     if errors:
         err = pa.table({  # noqa: F841 - read by the INSERT below
             "run_id": pa.array([run_id] * len(errors), pa.string()),

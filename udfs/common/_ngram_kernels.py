@@ -21,54 +21,96 @@ def _isqrt(n):  # pragma: no cover (compiled)
     return r
 
 
+HASH_LIMIT = 1 << 20  # a text with more n-grams is counted by sorting a copy (8 bytes per n-gram, no table)
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
-def top_k_shares(keys, offsets, out):  # pragma: no cover (compiled)
-    """Per text ``i`` (n-gram keys ``keys[offsets[i]:offsets[i+1]]``): Data-Juicer's repetition ratio, the share
-    of all n-grams taken by the k most frequent distinct ones, k = min(isqrt(#distinct), #distinct - #singletons);
-    0 when k <= 0 or the text has no n-gram."""
+def _run_lengths(keys):  # pragma: no cover (compiled)
+    """(number of distinct keys, the counts of the repeated ones) by sorting a copy of ``keys``."""
+    s = np.sort(keys)
+    repeats = np.empty(len(s) // 2 + 1, dtype=np.int64)
+    distinct, n_rep, run = 0, 0, 1
+    for t in range(1, len(s) + 1):
+        if t < len(s) and s[t] == s[t - 1]:
+            run += 1
+            continue
+        distinct += 1
+        if run > 1:
+            repeats[n_rep] = run
+            n_rep += 1
+        run = 1
+    return distinct, repeats[:n_rep]
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _table_size(offsets, limit):  # pragma: no cover (compiled)
+    """Slots of the hash table shared by a batch's texts of at most ``limit`` keys: a power of two >= 2x the
+    longest one (each text uses the first 2-4x its own keys: small texts stay in cache)."""
     longest = 0
     for i in range(len(offsets) - 1):
-        longest = max(longest, offsets[i + 1] - offsets[i])
-    bits = 4
-    while (1 << bits) < 2 * longest:
-        bits += 1
-    size = 1 << bits
+        m = offsets[i + 1] - offsets[i]
+        if m <= limit:
+            longest = max(longest, m)
+    size = 16
+    while size < 2 * longest:
+        size *= 2
+    return size, longest
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _count(keys, lo, hi, table, counts, used, repeats):  # pragma: no cover (compiled)
+    """Count ``keys[lo:hi]`` in the first 2-4x (hi - lo) slots of ``table``; (distinct keys, repeated keys),
+    the repeated keys' counts in ``repeats``. Leaves ``counts`` all zero again."""
+    b = 4
+    while (1 << b) < 2 * (hi - lo):
+        b += 1
+    shift = np.uint64(64 - b)
+    mask = (1 << b) - 1
+    n_used = 0
+    for t in range(lo, hi):
+        key = keys[t]
+        s = np.int64((key * _MIX) >> shift)
+        while counts[s] != 0 and table[s] != key:
+            s = (s + 1) & mask
+        if counts[s] == 0:
+            table[s] = key
+            used[n_used] = s
+            n_used += 1
+        counts[s] += 1
+    n_rep = 0
+    for u in range(n_used):
+        c = counts[used[u]]
+        counts[used[u]] = 0
+        if c > 1:
+            repeats[n_rep] = c
+            n_rep += 1
+    return n_used, n_rep
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def top_k_shares(keys, offsets, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
+    """Per text ``i`` (n-gram keys ``keys[offsets[i]:offsets[i+1]]``): Data-Juicer's repetition ratio, the share
+    of all n-grams taken by the k most frequent distinct ones, k = min(isqrt(#distinct), #distinct - #singletons);
+    0 when k <= 0 or the text has no n-gram. Texts of more than ``limit`` n-grams are counted by sorting."""
+    size, longest = _table_size(offsets, limit)
     table = np.zeros(size, dtype=np.uint64)
-    counts = np.zeros(size, dtype=np.int64)  # 0: an empty slot
-    used = np.empty(size, dtype=np.int64)
-    repeats = np.empty(size, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.int32)  # 0: an empty slot
+    used = np.empty(longest, dtype=np.int64)
+    repeats = np.empty(longest, dtype=np.int64)
     for i in range(len(offsets) - 1):
         lo, hi = offsets[i], offsets[i + 1]
         out[i] = 0.0
         if hi <= lo:
             continue
-        b = 4  # a table of 2-4x the text's n-grams: small texts stay in cache
-        while (1 << b) < 2 * (hi - lo):
-            b += 1
-        shift = np.uint64(64 - b)
-        mask = (1 << b) - 1
-        n_used = 0
-        for t in range(lo, hi):
-            key = keys[t]
-            s = np.int64((key * _MIX) >> shift)
-            while counts[s] != 0 and table[s] != key:
-                s = (s + 1) & mask
-            if counts[s] == 0:
-                table[s] = key
-                used[n_used] = s
-                n_used += 1
-            counts[s] += 1
-        n_rep = 0
-        for u in range(n_used):
-            c = counts[used[u]]
-            counts[used[u]] = 0  # the table is empty again for the next text
-            if c > 1:
-                repeats[n_rep] = c
-                n_rep += 1
-        k = min(_isqrt(n_used), n_rep)
+        if hi - lo > limit:
+            distinct, reps = _run_lengths(keys[lo:hi])
+            n_rep = len(reps)
+        else:
+            distinct, n_rep = _count(keys, lo, hi, table, counts, used, repeats)
+            reps = repeats[:n_rep]
+        k = min(_isqrt(distinct), n_rep)
         if k > 0:
-            top = np.sort(repeats[:n_rep])[n_rep - k:].sum()
-            out[i] = top / (hi - lo)
+            out[i] = np.sort(reps)[n_rep - k:].sum() / (hi - lo)
     return out
 
 
@@ -161,53 +203,40 @@ def refined_word_spans(cps, offsets, special, base, len_mix):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def repeated_ngram_shares(hashes, bounds, n, seq, out):  # pragma: no cover (compiled)
+def repeated_ngram_shares(hashes, bounds, n, seq, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
     """Per text (words ``hashes[bounds[i]:bounds[i+1]]``): the share of its word n-grams that occur in it more
-    than once (DJ's word repetition ratio); 0 when it has no n-gram."""
-    longest = 0
-    for i in range(len(bounds) - 1):
-        longest = max(longest, bounds[i + 1] - bounds[i])
-    size = 16
-    while size < 2 * longest:
-        size *= 2
-    table = np.zeros(size, dtype=np.uint64)
-    counts = np.zeros(size, dtype=np.int64)
-    used = np.empty(size, dtype=np.int64)
+    than once (DJ's word repetition ratio); 0 when it has no n-gram. The n-grams' keys (a rolling polynomial of
+    the word hashes, mixed) are counted in a hash table, by sorting for texts of more than ``limit``."""
+    counts_per_text = np.maximum(bounds[1:] - bounds[:-1] - n + 1, 0)
+    koff = np.zeros(len(counts_per_text) + 1, dtype=np.int64)
+    for i in range(len(counts_per_text)):
+        koff[i + 1] = koff[i] + counts_per_text[i]
+    keys = np.empty(koff[-1], dtype=np.uint64)
     lead = np.uint64(1)
     for _ in range(n - 1):
         lead *= seq
-    for i in range(len(bounds) - 1):
+    for i in range(len(counts_per_text)):
         lo = bounds[i]
-        m = bounds[i + 1] - lo - n + 1
-        out[i] = 0.0
-        if m <= 0:
-            continue
-        b = 4
-        while (1 << b) < 2 * m:
-            b += 1
-        shift = np.uint64(64 - b)
-        mask = (1 << b) - 1
         key = np.uint64(0)
-        for j in range(n - 1):
+        for j in range(min(n - 1, bounds[i + 1] - lo)):
             key = key * seq + hashes[lo + j]
-        n_used = 0
-        for t in range(m):
+        for t in range(counts_per_text[i]):
             key = key * seq + hashes[lo + t + n - 1]
-            k = _mix(key)
-            s = np.int64((k * _MIX) >> shift)
-            while counts[s] != 0 and table[s] != k:
-                s = (s + 1) & mask
-            if counts[s] == 0:
-                table[s] = k
-                used[n_used] = s
-                n_used += 1
-            counts[s] += 1
+            keys[koff[i] + t] = _mix(key)
             key -= hashes[lo + t] * lead
-        repeated = 0
-        for u in range(n_used):
-            c = counts[used[u]]
-            counts[used[u]] = 0
-            if c > 1:
-                repeated += c
-        out[i] = repeated / m
+    size, longest = _table_size(koff, limit)
+    table = np.zeros(size, dtype=np.uint64)
+    counts = np.zeros(size, dtype=np.int32)
+    used = np.empty(longest, dtype=np.int64)
+    repeats = np.empty(longest, dtype=np.int64)
+    for i in range(len(counts_per_text)):
+        lo, hi = koff[i], koff[i + 1]
+        out[i] = 0.0
+        if hi <= lo:
+            continue
+        if hi - lo > limit:
+            reps = _run_lengths(keys[lo:hi])[1]
+        else:
+            reps = repeats[:_count(keys, lo, hi, table, counts, used, repeats)[1]]
+        out[i] = reps.sum() / (hi - lo)
     return out

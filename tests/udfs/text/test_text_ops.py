@@ -122,3 +122,47 @@ def test_word_ops_equal_dj_definitions_on_real_text(rep_len):
     assert num_words(TextBatch(texts)).to_pylist() == [len(ws) for ws in plain]
     assert stopwords_ratio(TextBatch(texts), lang="en").to_pylist() == pytest.approx(want_stop, abs=1e-15)
     assert sum(v > 0 for v in want_rep) >= 2 and sum(v > 0 for v in want_stop) > 10
+
+
+def test_long_texts_are_counted_by_sorting_with_the_same_results():
+    """Texts over the hash table's limit are counted by sorting a copy: the same ratios (here with a limit of
+    20 n-grams, so most real texts take that path)."""
+    import numpy as np
+
+    from juicedb.udfs.common._ngram_kernels import char_ngram_keys, repeated_ngram_shares, top_k_shares
+    from juicedb.udfs.common.hashing import SEQ
+    from juicedb.udfs.common.text import TextBatch
+    from juicedb.udfs.text.character_repetition import _BASE
+    batch = TextBatch(_demo_texts())
+    for n in (1, 3, 10):
+        keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, n, _BASE)
+        hashed = top_k_shares(keys, spans, np.zeros(len(batch)))
+        assert np.array_equal(top_k_shares(keys, spans, np.zeros(len(batch)), 20), hashed)
+        words = batch.word_spans(lower=True)
+        hashed = repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)))
+        assert np.array_equal(repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)), 20),
+                              hashed)
+        assert (hashed > 0).sum() >= 2
+
+
+def test_a_10_mb_text_through_the_repetition_and_word_filters_stays_bounded(tmp_path):
+    """One 10 MB text (sorted, not hashed: over the table's limit) next to short ones, in a fresh process."""
+    import subprocess
+    import sys
+    code = (
+        "import resource, numpy as np\n"
+        "from juicedb.udfs.common.text import TextBatch\n"
+        "from juicedb.udfs.text.character_repetition import char_rep_ratio\n"
+        "from juicedb.udfs.text.word_repetition import word_rep_ratio\n"
+        "from juicedb.udfs.text.words_num import num_words\n"
+        "texts = [' '.join(f'w{i % 5000}' for i in range(1_800_000)), 'a b c d e f', 'x']\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "b = TextBatch(texts)\n"
+        "c, w, n = char_rep_ratio(b).to_pylist(), word_rep_ratio(b).to_pylist(), num_words(b).to_pylist()\n"
+        "grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024\n"
+        "import json; print(json.dumps([c, w, n, grown]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    c, w, n, grown = json.loads(out.stdout)
+    # 5,000 distinct words cycling: every word 10-gram repeats; a few char 10-grams dominate far less
+    assert w == [1.0, 0.0, 0.0] and n == [1_800_000, 6, 1] and 0 < c[0] < 0.1 and c[1:] == [0.0, 0.0]
+    assert grown < 1000  # ~250 MB here (the hash table alone would take ~1 GB)
