@@ -679,8 +679,8 @@ class Engine:
         """Rows ``start < rn <= end`` of ``todo``: ``rn``, the need flags and the input ``x``, in ``rn`` order.
 
         Without dependencies the input is read straight from the working relation by row id range
-        (a dataset's Parquet file decodes only the row groups of the range; rows of the range that
-        are not to be computed are dropped here); otherwise through the joins, by row id.
+        (a dataset's Parquet file decodes only the row groups of the range; in a sparse range only the
+        rows to be computed are converted); otherwise through the joins, by row id.
         """
         alias = quote(ctx.base_alias)
         want = rids[start:end]
@@ -693,8 +693,11 @@ class Engine:
                 f"AND {hi} ORDER BY t.rn").to_arrow_table()
         meta = self.con.sql(f"SELECT t.rn, {needs} FROM {todo} t WHERE t.rn > {start} AND t.rn <= {end} "
                             "ORDER BY t.rn").to_arrow_table()
+        wanted = pa.table({"__rid": pa.array(want, pa.int64())})  # noqa: F841 - read by SQL
+        # a sparse range (a later stage's survivors): only the wanted rows leave DuckDB
+        only = " AND __rid IN (SELECT __rid FROM wanted)" if len(want) < 0.9 * (hi - lo + 1) else ""
         got = self.con.sql(f"SELECT __rid, ({input_sql}) AS x FROM {ctx.work_table} AS {alias} "
-                           f"WHERE __rid BETWEEN {lo} AND {hi}").to_arrow_table()
+                           f"WHERE __rid BETWEEN {lo} AND {hi}{only}").to_arrow_table()
         have = got.column(0).to_numpy()
         values = got.column(1)
         if len(have) != len(want) or not np.array_equal(have, want):
