@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 ESTIMATE_SAMPLE_ROWS = 10_000
 POOL_MIN_ROWS = 20_000
+FLUSH_ROWS = 65_536  # computed stats held before one INSERT into the cache (a crash loses at most these)
 DEFAULT_MEMORY_LIMIT = "2GB"  # below this, starting worker processes costs more than it saves
 
 
@@ -611,13 +612,25 @@ class Engine:
             return
         pending: tuple[pa.Table, list, int] | None = None  # a chunk whose batches the workers are computing
 
+        held: dict[int, list[pa.Table]] = {c.id: [] for c in calls}  # computed rows not yet in the cache
+
+        def flush() -> None:
+            for call in calls:
+                if held[call.id]:
+                    self._insert(call, caches[call.id], pa.concat_tables(held[call.id]), todo)
+                    held[call.id] = []
+
         def finish(chunk: pa.Table, parts: list, end: int) -> None:
             if pool:
                 parts = [p.result() for p in parts]
             elif ray is not None:
                 parts = parts.result()
             for j, call in enumerate(calls):
-                self._store(ctx, call, caches[call.id], chunk, [p[j] for p in parts], step, todo, keys, uid_sql)
+                held[call.id].append(self._computed(ctx, call, chunk, [p[j] for p in parts], step, todo, keys,
+                                                    uid_sql))
+            # one INSERT per call for many chunks (each costs ~10 ms); mapped texts, being large, go at once
+            if any(c.spec.kind == "mapper" for c in calls) or sum(t.num_rows for t in held[calls[0].id]) >= FLUSH_ROWS:
+                flush()
             if self.run is not None and self.run.on_progress:
                 self.run.on_progress(label, min(end, total), total)
 
@@ -637,6 +650,7 @@ class Engine:
             pending = (chunk, parts, start + fetch)
         if pending is not None:
             finish(*pending)
+        flush()
 
     def _fill_via_shards(self, ctx: Context, calls: list[OpCall], caches: dict[int, str], todo: str, keys: str,
                          uid_sql: str, deps: set[int], input_sql: str, ray: RayBackend, step: int,
@@ -705,9 +719,10 @@ class Engine:
             values = values.take(pa.array(order[np.searchsorted(have[order], want)]))
         return meta.append_column("x", values)
 
-    def _store(self, ctx: Context, call: OpCall, cache: str, chunk: pa.Table, parts: list, step: int,
-               todo: str, keys: str, uid_sql: str) -> None:
-        """Insert one call's outputs for a fetched chunk into its cache; failed rows go to ``errors``."""
+    def _computed(self, ctx: Context, call: OpCall, chunk: pa.Table, parts: list, step: int, todo: str, keys: str,
+                  uid_sql: str) -> pa.Table:
+        """One call's outputs for a fetched chunk, by ``rn``, the rows it needs and did not fail on; failed rows
+        go to ``errors``."""
         names = [s.key for s in call.spec.stats] or [call.output]
         rns = chunk.column("rn")
         batch = pa.table({"rn": rns, **{k: pa.concat_arrays([outs[k] for outs, _ in parts]) for k in names}})
@@ -719,7 +734,12 @@ class Engine:
         keep = chunk.column(f"need_{call.id}").combine_chunks()
         if failures:
             keep = pc.and_(keep, pa.array([i not in failures for i in range(batch.num_rows)]))
-        batch = batch.filter(keep)
+        return batch.filter(keep)
+
+    def _insert(self, call: OpCall, cache: str, batch: pa.Table, todo: str) -> None:
+        """Add computed rows (by ``rn``) to a call's cache under their content keys."""
+        names = [s.key for s in call.spec.stats] or [call.output]
+        rns = batch.column("rn")
         lo, hi = (pc.min(rns).as_py(), pc.max(rns).as_py()) if len(rns) else (0, 0)
         select = ", ".join(f"b.{quote(n)}" for n in names)
         self.con.execute(f"INSERT INTO {cache} SELECT m.key, {select} FROM batch b JOIN {todo} m USING (rn) "
