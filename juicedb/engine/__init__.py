@@ -466,7 +466,9 @@ class Engine:
         if not groups:
             return
         st = self._in_place.parquet.stat()
-        column = {c.id: f"{c.output}_{c.fingerprint}"[-60:] for calls in groups.values() for c in calls}
+        # one column per (input, operator and parameters, stat): text_len(text) and text_len(title) are two
+        column = {c.id: "s_" + hashlib.sha1(f"{i}\x00{c.fingerprint}\x00{c.output}".encode()).hexdigest()[:20]
+                  for i, calls in groups.items() for c in calls}
         spec = json.dumps([self._in_place.dataset, st.st_size, st.st_mtime_ns,
                            sorted((i, column[c.id]) for i, calls in groups.items() for c in calls)])
         kept = f"jdb_cache.s_{self._in_place.dataset}_{hashlib.sha1(spec.encode()).hexdigest()[:12]}"

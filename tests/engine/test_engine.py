@@ -359,6 +359,21 @@ def test_a_rethreshold_reads_the_kept_stat_table_until_the_file_changes(tmp_path
     assert again == [u for u in want[0] if u in set(again)] and 0 < len(again) < len(want[0])
 
 
+def test_one_operator_on_two_columns_keeps_two_stats_in_the_kept_table(tmp_path):
+    """text_len(text) and text_len(title) share an operator fingerprint; their kept stats must not collide."""
+    import json
+    rows = [{"text": f"hello world {i}", "title": "t" * (i % 5)} for i in range(50)]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    recipe = f"SELECT uid FROM dataset('{path}') WHERE text_len(text) > 12 AND text_len(title) >= {{}}"
+    with juicedb.open(tmp_path / "fresh") as ws:
+        want = [ws.run(recipe.format(n)).num_rows for n in (3, 5, 6)]
+    with juicedb.open(tmp_path / "ws") as ws:
+        got = [ws.run(recipe.format(n)).num_rows for n in (3, 5, 6, 5)]
+        assert ws.sql("SELECT count(*) AS n FROM jdb_cache.stat_tables").column("n").to_pylist() == [1]
+    assert got == [*want, want[1]] and want[0] > want[1] > want[2] > 0
+
+
 def test_a_reloaded_dataset_keeps_no_stats_of_rows_it_lost(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", ["one two three", "four five six", "seven eight nine"])
     recipe = f"SELECT uid FROM dataset('{path}') WHERE num_words(text) >= 1"
