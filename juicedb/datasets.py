@@ -165,7 +165,6 @@ def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[
     other = [k for k in parsed.column_names if k != text_key and k not in MEDIA_KEYS]
     names = {k: "_uid" if k == "uid" else k for k in other}  # the sample's own "uid" field is kept as _uid
     sql: dict[str, str] = {}
-    lines = None
     for i, key in enumerate(other):
         col = parsed.column(key)
         if col.null_count == 0 and (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)):
@@ -177,9 +176,10 @@ def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[
             if path is None:
                 return None
             sql[key] = f"json_extract(line, {path})::VARCHAR"
-            lines = pa.array(contents, pa.binary()).cast(pa.string())
     if sql:
-        cols = {"line": lines if lines is not None else pa.nulls(len(contents), pa.string())}
+        cut = any(v.startswith("json_extract") for v in sql.values())  # only then are the lines read
+        lines = pa.array(contents, pa.binary()).cast(pa.string()) if cut else pa.nulls(len(contents), pa.string())
+        cols = {"line": lines}
         cols.update({f"c{i}": parsed.column(k) for i, k in enumerate(other) if sql.get(k, "").startswith("to_json")})
         src = pa.Table.from_batches(pa.table(cols).to_batches(2048))  # noqa: F841 - read by SQL
         got = con.sql(f"SELECT {', '.join(sql.values())} FROM src").to_arrow_table()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ from sqlglot import exp
 from juicedb.compiler import Compiled, check_script, compile_sql, compile_statement, split_statements
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
-from juicedb.engine.functions import compute_group, compute_group_by_name, register_functions, sql_type
-from juicedb.engine.load import Loaded, load_dataset, reattach_datasets, sql_path
+from juicedb.engine.functions import compute_group, compute_group_by_name, output_keys, register_functions, sql_type
+from juicedb.engine.load import Loaded, drop_stat_tables, load_dataset, reattach_datasets, sql_path
 from juicedb.registry import OpSpec, load_builtin_ops
 
 if TYPE_CHECKING:
@@ -500,7 +501,7 @@ class Engine:
                 self.con.execute(f"CREATE OR REPLACE TABLE {kept} AS {body}")
                 self.con.execute("INSERT OR REPLACE INTO jdb_cache.stat_tables (table_name, dataset, size, mtime_ns) "
                                  "VALUES (?, ?, ?, ?)", [kept, self._in_place.dataset, st.st_size, st.st_mtime_ns])
-                self._prune_stat_tables(self._in_place.dataset)
+                self._prune_stat_tables(self._in_place.dataset, st)
             else:
                 kept = f"__jdb_o{ctx.index}_partial"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {kept} AS {body}")
@@ -514,16 +515,12 @@ class Engine:
             call_stats[call.id] = _CallStats(-1, 0)  # rows in: the step's, from the summary
             done.add(call.id)
 
-    def _prune_stat_tables(self, dataset: str, keep: int = 4) -> None:
+    def _prune_stat_tables(self, dataset: str, st: os.stat_result, keep: int = 4) -> None:
         """Drop the kept stat tables of an older file of ``dataset`` and all but its ``keep`` latest used."""
-        st = self._in_place.parquet.stat()
-        for (name,) in self.con.execute(
-                "SELECT table_name FROM (SELECT *, row_number() OVER (ORDER BY used DESC) AS n FROM "
-                "jdb_cache.stat_tables WHERE dataset = ?) WHERE n > ? OR size IS DISTINCT FROM ? "
-                "OR mtime_ns IS DISTINCT FROM ?",
-                [dataset, keep, st.st_size, st.st_mtime_ns]).fetchall():
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
-            self.con.execute("DELETE FROM jdb_cache.stat_tables WHERE table_name = ?", [name])
+        drop_stat_tables(self.con, [name for (name,) in self.con.execute(
+            "SELECT table_name FROM (SELECT *, row_number() OVER (ORDER BY used DESC) AS n FROM "
+            "jdb_cache.stat_tables WHERE dataset = ?) WHERE n > ? OR size IS DISTINCT FROM ? "
+            "OR mtime_ns IS DISTINCT FROM ?", [dataset, keep, st.st_size, st.st_mtime_ns]).fetchall()])
 
     def _compute_calls(self, ctx: Context, ids: tuple[int, ...], alive: list[str], done: set[int],
                        call_stats: dict[int, _CallStats], temps: list[str], uid_sql: str) -> None:
@@ -680,7 +677,7 @@ class Engine:
                 if bad:
                     self._record_failures(ctx, call, pa.array([r[0] for r in bad], pa.int64()),
                                           [r[1] for r in bad], todo, keys, uid_sql)
-                names = [s.key for s in call.spec.stats] or [call.output]
+                names = output_keys(call.spec)
                 select = ", ".join(f"o.{quote(f'{j}.{n}')}" for n in names)
                 added = self.con.execute(
                     f"INSERT INTO {caches[call.id]} SELECT m.key, {select} FROM {out} o JOIN {todo} m ON m.rn = o.pos "
@@ -725,7 +722,7 @@ class Engine:
                   uid_sql: str) -> pa.Table:
         """One call's outputs for a fetched chunk, by ``rn``, the rows it needs and did not fail on; failed rows
         go to ``errors``."""
-        names = [s.key for s in call.spec.stats] or [call.output]
+        names = output_keys(call.spec)
         rns = chunk.column("rn")
         batch = pa.table({"rn": rns, **{k: pa.concat_arrays([outs[k] for outs, _ in parts]) for k in names}})
         failures = {i * step + r: msg for i, (_, f) in enumerate(parts) for r, msg in f.items()}
@@ -740,7 +737,7 @@ class Engine:
 
     def _insert(self, call: OpCall, cache: str, batch: pa.Table, todo: str) -> None:
         """Add computed rows (by ``rn``) to a call's cache under their content keys."""
-        names = [s.key for s in call.spec.stats] or [call.output]
+        names = output_keys(call.spec)
         rns = batch.column("rn")
         lo, hi = (pc.min(rns).as_py(), pc.max(rns).as_py()) if len(rns) else (0, 0)
         select = ", ".join(f"b.{quote(n)}" for n in names)

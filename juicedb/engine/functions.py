@@ -83,7 +83,7 @@ def compute_rows(spec: OpSpec, batch: TextBatch | MediaBatch | PairBatch, params
                 parts.setdefault(k, []).append(arr[0].as_py())
         except Exception as e:  # noqa: BLE001 - the row's error becomes an `errors` row
             failures[i] = f"{type(e).__name__}: {e}"
-            for k in _output_keys(spec):
+            for k in output_keys(spec):
                 parts.setdefault(k, []).append(None)
     types = _output_types(spec)
     return {k: pa.array(v, types[k]) for k, v in parts.items()}, failures
@@ -100,7 +100,8 @@ def compute_group_by_name(calls: list[tuple[str, dict[str, Any]]], values: pa.Ar
     return compute_group([(get_op(name), params) for name, params in calls], values)
 
 
-def _output_keys(spec: OpSpec) -> list[str]:
+def output_keys(spec: OpSpec) -> list[str]:
+    """The columns an operator's batch returns: its stats' keys, or a mapper's SQL name."""
     return [s.key for s in spec.stats] or [spec.sql_name]
 
 
@@ -151,7 +152,7 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         inputs = list(spec.inputs)
         args = ", ".join(inputs + [f"{p.name} := {sql_literal(p.default)}" for p in spec.params])
         call_args = ", ".join(inputs + [p.name for p in spec.params])
-        for key in _output_keys(spec):
+        for key in output_keys(spec):
             fn_name = f"__jdb_{key}"
             with contextlib.suppress(duckdb.Error):  # registering again (a new operator appeared) replaces
                 con.remove_function(fn_name)

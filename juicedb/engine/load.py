@@ -83,9 +83,9 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     # the file changed: its rows' stats are rebuilt from the cache by the next run (a removed row's
     # would linger, and the engine's "stats already cover every row" check would trust them)
     con.execute("DELETE FROM stats WHERE dataset = ?", [table])
-    for (name,) in con.execute("SELECT table_name FROM jdb_cache.stat_tables WHERE dataset = ?", [table]).fetchall():
-        con.execute(f"DROP TABLE IF EXISTS {name}")  # the stats of the old file's rows, by row id
-    con.execute("DELETE FROM jdb_cache.stat_tables WHERE dataset = ?", [table])
+    # and its kept stat tables hold the old file's rows, by row id
+    drop_stat_tables(con, [n for (n,) in con.execute("SELECT table_name FROM jdb_cache.stat_tables WHERE dataset = ?",
+                                                     [table]).fetchall()])
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written next to the final file, then renamed: a failed load leaves the previous file intact.
     part = parquet.with_name(parquet.name + ".part")
@@ -118,6 +118,13 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
                                                    len(errors)])
     refresh_samples_view(con)
     return Loaded(table, rows, len(errors), False)
+
+
+def drop_stat_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Drop kept stat tables (``jdb_cache.stat_tables``) and their registry rows."""
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute("DELETE FROM jdb_cache.stat_tables WHERE table_name = ?", [name])
 
 
 def _small_row_groups(con: duckdb.DuckDBPyConnection, parquet: Path) -> bool:

@@ -20,7 +20,9 @@ import logging
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,19 @@ def _split(table: pa.Table, n_calls: int) -> list[Outputs]:
         rows = pc.indices_nonzero(pc.is_valid(failed)).to_pylist()
         part.append((outs, {r: failed[r].as_py() for r in rows}))
     return part
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Re-raise the juicedb error (a missing model, a bad parameter) inside Ray's wrapping of a worker's failure
+    as itself."""
+    try:
+        yield
+    except Exception as e:
+        user = _user_error(e)
+        if user is not None:
+            raise user from None
+        raise
 
 
 def _user_error(e: BaseException) -> JuicedbError | None:
@@ -176,9 +191,8 @@ class RayBackend:
         for the whole job, so each loads its model once), written back as Parquet shards to ``outputs``."""
         self._start()
         ray = self._ray
-        specs = [get_op(name) for name, _ in by_name]
         shards = len(list(inputs.glob("*.parquet")))
-        kwargs = self._compute_kwargs(specs, by_name, shards)
+        kwargs = self._compute_kwargs(by_name, shards)
         if kwargs["fn"] is _ModelActor and "num_gpus" not in kwargs:
             # CPU actors leave one CPU to the tasks that read and write the shards (with every CPU held by an
             # actor, the job would wait for them forever)
@@ -188,22 +202,17 @@ class RayBackend:
                 kwargs["num_cpus"] = 0.5
         ds = ray.data.read_parquet(str(inputs), override_num_blocks=shards).map_batches(
             kwargs.pop("fn"), batch_size=batch_rows, batch_format="pyarrow", **kwargs)
-        try:
-            with warnings.catch_warnings():  # Ray Data may read small shards as fewer blocks than tasks allowed
-                warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks")
-                ds.write_parquet(str(outputs))
-        except Exception as e:
-            user = _user_error(e)
-            if user is not None:
-                raise user from None
-            raise
+        with _user_errors(), warnings.catch_warnings():
+            # Ray Data may read small shards as fewer blocks than tasks allowed, and says so
+            warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks")
+            ds.write_parquet(str(outputs))
 
-    def _compute_kwargs(self, specs: list, by_name: list[tuple[str, dict[str, Any]]], blocks: int) -> dict[str, Any]:
+    def _compute_kwargs(self, by_name: list[tuple[str, dict[str, Any]]], blocks: int) -> dict[str, Any]:
         """``map_batches`` arguments: an actor pool for model operators (a GPU each where the cluster has them
         and one needs it), else a task pool; no more of them than blocks (idle ones make Ray warn)."""
         ray = self._ray
         n = min(self.workers, blocks)
-        models = [s for s in specs if s.cost in ("model", "gpu_model")]
+        models = [s for s in (get_op(name) for name, _ in by_name) if s.cost in ("model", "gpu_model")]
         if models:  # an actor pool: each actor sets up the models once
             gpus = int(ray.cluster_resources().get("GPU", 0))
             kwargs: dict[str, Any] = {}
@@ -229,17 +238,11 @@ class RayBackend:
         for values in slices:
             blocks.append(pa.table({"pos": pa.array(range(start, start + len(values)), pa.int64()), "x": values}))
             start += len(values)
-        specs = [get_op(name) for name, _ in by_name]
-        kwargs = self._compute_kwargs(specs, by_name, len(blocks))
+        kwargs = self._compute_kwargs(by_name, len(blocks))
         ds = ray.data.from_arrow(blocks).map_batches(kwargs.pop("fn"), batch_size=max(len(s) for s in slices),
                                                      batch_format="pyarrow", **kwargs)
-        try:
+        with _user_errors():
             tables = ray.get(ds.to_arrow_refs())
-        except Exception as e:
-            user = _user_error(e)
-            if user is not None:
-                raise user from None
-            raise
         table = pa.concat_tables([t for t in tables if t.num_rows]) if start else tables[0]
         table = table.take(pc.sort_indices(table.column("pos")))
         return [_split(table, len(by_name))]
