@@ -154,18 +154,16 @@ def _mix(x):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def refined_word_spans(cps, offsets, special, base, len_mix):  # pragma: no cover (compiled)
-    """DJ's refined words of every text as spans over its code points, with their hashes (``span_hashes``).
+def refined_words(cps, offsets, special, base, len_mix):  # pragma: no cover (compiled)
+    """DJ's refined words of every text, as the hashes of their code points (``span_hashes``), their texts,
+    and per text the range of its words.
 
-    A text splits into runs at ' ', '\\n' and '\\t' (and at its start); a run's word goes from its first to
-    its last code point that ``special`` does not mark (a run without one has no word). Returns the words'
-    starts, ends, text, hash, and per text the range of its words."""
+    A text splits into runs at ' ', '\n' and '\t' (and at its start); a run's word goes from its first to
+    its last code point that ``special`` does not mark (a run without one has no word)."""
     n_docs = len(offsets) - 1
     total = 0
-    for pass_ in range(2):
+    for pass_ in range(2):  # count, then fill
         if pass_ == 1:
-            starts = np.empty(total, dtype=np.int64)
-            ends = np.empty(total, dtype=np.int64)
             doc = np.empty(total, dtype=np.int64)
             hashes = np.empty(total, dtype=np.uint64)
             bounds = np.zeros(n_docs + 1, dtype=np.int64)
@@ -181,8 +179,6 @@ def refined_word_spans(cps, offsets, special, base, len_mix):  # pragma: no cove
                 if boundary or p == offsets[d]:  # a run ends before p: its word, if it has one
                     if start >= 0:
                         if pass_ == 1:
-                            starts[w] = start
-                            ends[w] = end
                             doc[w] = d
                             h = np.uint64(0)
                             power = np.uint64(1)
@@ -199,7 +195,7 @@ def refined_word_spans(cps, offsets, special, base, len_mix):  # pragma: no cove
             if pass_ == 1:
                 bounds[d + 1] = w
         total = w
-    return starts, ends, doc, hashes, bounds
+    return hashes, doc, bounds
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

@@ -111,7 +111,7 @@ class TextBatch:
 
 
 class WordSpans:
-    """Refined words of a batch as ``[start, end)`` spans over its code points.
+    """Refined words of a batch.
 
     DJ splits a text on ' ', '\\n' and '\\t' and strips special characters from
     both ends of each word: so a refined word runs from the first to the last
@@ -121,20 +121,17 @@ class WordSpans:
     turned into strings.
     """
 
-    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray, hashes: np.ndarray,
-                 bounds: np.ndarray) -> None:
-        self.cps, self.starts, self.ends, self.doc, self.hashes = cps, starts, ends, doc, hashes
+    def __init__(self, hashes: np.ndarray, doc: np.ndarray, bounds: np.ndarray) -> None:
+        self.hashes, self.doc = hashes, doc  # each word's hash and text
         self.bounds = bounds  # text i's words: [bounds[i], bounds[i+1])
         self.n_docs = len(bounds) - 1
 
     @classmethod
     def of(cls, cps: np.ndarray, offsets: np.ndarray) -> WordSpans:
-        from juicedb.udfs.common._ngram_kernels import refined_word_spans
-        starts, ends, doc, hashes, bounds = refined_word_spans(cps, np.asarray(offsets, dtype=np.int64),
-                                                               special_lut(), BASE, LEN_MIX)
-        return cls(cps, starts, ends, doc, hashes, bounds)
+        from juicedb.udfs.common._ngram_kernels import refined_words
+        return cls(*refined_words(cps, np.asarray(offsets, dtype=np.int64), special_lut(), BASE, LEN_MIX))
 
     def counts(self) -> np.ndarray:
         """Number of refined words per text."""
-        return np.bincount(self.doc, minlength=self.n_docs)
+        return np.diff(self.bounds)
 

@@ -8,11 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from juicedb.registry import Positive, filter_op
+from juicedb.udfs.common.hashing import BASE
 from juicedb.udfs.common.text import TextBatch
-
-# Odd 64-bit multiplier of the polynomial hash of n-grams longer than 3 code points (shorter ones are
-# packed exactly, 21 bits per code point); a collision among one document's n-grams: below 1e-11.
-_BASE = np.uint64(0x9E3779B97F4A7C15)
 
 
 @filter_op("character_repetition_filter", stat="char_rep_ratio", cost="moderate",
@@ -26,6 +23,8 @@ def char_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
     """
     from juicedb.udfs.common._ngram_kernels import char_ngram_keys, top_k_shares
 
-    keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, rep_len, _BASE)
+    # n-grams of over 3 code points are keyed by a polynomial hash (a collision among one document's
+    # n-grams: below 1e-11), shorter ones exactly (21 bits per code point)
+    keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, rep_len, BASE)
     out = top_k_shares(keys, spans, np.zeros(len(batch), dtype=np.float64))
     return pa.array(out, pa.float64(), mask=~batch.valid)

@@ -130,12 +130,11 @@ def test_long_texts_are_counted_by_sorting_with_the_same_results():
     import numpy as np
 
     from juicedb.udfs.common._ngram_kernels import char_ngram_keys, repeated_ngram_shares, top_k_shares
-    from juicedb.udfs.common.hashing import SEQ
+    from juicedb.udfs.common.hashing import BASE, SEQ
     from juicedb.udfs.common.text import TextBatch
-    from juicedb.udfs.text.character_repetition import _BASE
     batch = TextBatch(_demo_texts())
     for n in (1, 3, 10):
-        keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, n, _BASE)
+        keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, n, BASE)
         hashed = top_k_shares(keys, spans, np.zeros(len(batch)))
         assert np.array_equal(top_k_shares(keys, spans, np.zeros(len(batch)), 20), hashed)
         words = batch.word_spans(lower=True)
