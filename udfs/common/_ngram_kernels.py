@@ -154,48 +154,61 @@ def _mix(x):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def refined_words(cps, offsets, special, base, len_mix):  # pragma: no cover (compiled)
+def refined_words(cps, offsets, special, base, len_mix, lower, case):  # pragma: no cover (compiled)
     """DJ's refined words of every text, as the hashes of their code points (``span_hashes``), their texts,
-    and per text the range of its words.
+    and per text the range of its words; with ``lower``, of the code points mapped through ``case`` first
+    (else ``case`` is not read).
 
     A text splits into runs at ' ', '\n' and '\t' (and at its start); a run's word goes from its first to
     its last code point that ``special`` does not mark (a run without one has no word)."""
     n_docs = len(offsets) - 1
-    total = 0
-    for pass_ in range(2):  # count, then fill
-        if pass_ == 1:
-            doc = np.empty(total, dtype=np.int64)
-            hashes = np.empty(total, dtype=np.uint64)
-            bounds = np.zeros(n_docs + 1, dtype=np.int64)
-        w = 0
-        for d in range(n_docs):
-            start = -1
-            end = -1
-            for p in range(offsets[d], offsets[d + 1] + 1):
-                boundary = p == offsets[d + 1]
-                if not boundary:
-                    c = cps[p]
-                    boundary = c == 32 or c == 10 or c == 9  # noqa: PLR1714 - compiled
-                if boundary or p == offsets[d]:  # a run ends before p: its word, if it has one
-                    if start >= 0:
-                        if pass_ == 1:
-                            doc[w] = d
-                            h = np.uint64(0)
-                            power = np.uint64(1)
-                            for q in range(start, end):
-                                h += np.uint64(cps[q]) * power
-                                power *= base
-                            hashes[w] = _mix(h ^ (np.uint64(end - start) * len_mix))
-                        w += 1
-                    start = -1
-                if p < offsets[d + 1] and not special[cps[p]]:
-                    if start < 0:
-                        start = p
-                    end = p + 1
-            if pass_ == 1:
-                bounds[d + 1] = w
-        total = w
-    return hashes, doc, bounds
+    runs = n_docs  # at most one word per run: the separators bound the words
+    for p in range(offsets[0] if n_docs else 0, offsets[n_docs] if n_docs else 0):
+        c = cps[p]
+        if c == 32 or c == 10 or c == 9:  # noqa: PLR1714 - compiled
+            runs += 1
+    doc = np.empty(runs, dtype=np.int64)
+    hashes = np.empty(runs, dtype=np.uint64)
+    bounds = np.zeros(n_docs + 1, dtype=np.int64)
+    w = 0
+    for d in range(n_docs):
+        start = -1
+        end = -1
+        h = np.uint64(0)
+        power = np.uint64(1)
+        for p in range(offsets[d], offsets[d + 1] + 1):
+            boundary = p == offsets[d + 1]
+            c = np.uint32(32)
+            if not boundary:
+                c = cps[p]
+                if lower:
+                    c = case[c]
+                boundary = c == 32 or c == 10 or c == 9  # noqa: PLR1714 - compiled
+            if boundary:  # a run ends before p: its word, if it has one
+                if start >= 0:
+                    doc[w] = d
+                    hashes[w] = _mix(h ^ (np.uint64(end - start) * len_mix))
+                    w += 1
+                start = -1
+                continue
+            if not special[c]:
+                if start < 0:
+                    start = p
+                    end = p
+                    h = np.uint64(0)
+                    power = np.uint64(1)
+                # the word grows to p: add the code points since its last end (specials inside a word count)
+                for q in range(end, p + 1):
+                    cq = cps[q]
+                    if lower:
+                        cq = case[cq]
+                    h += np.uint64(cq) * power
+                    power *= base
+                end = p + 1
+        bounds[d + 1] = w
+    if w < runs // 2:  # give the slack back
+        return hashes[:w].copy(), doc[:w].copy(), bounds
+    return hashes[:w], doc[:w], bounds
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

@@ -62,10 +62,35 @@ def special_lut() -> np.ndarray:
     return lut
 
 
+def _every_code_point(sep: str = "") -> str:
+    """Every code point but U+0000 (the separator), in order."""
+    return sep.join(map(chr, range(1, MAX_CODE_POINT)))
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
 @cache
 def alnum_lut() -> np.ndarray:
-    """Boolean lookup table: Python's ``str.isalnum()`` for every code point."""
-    return np.fromiter((chr(c).isalnum() for c in range(MAX_CODE_POINT)), dtype=bool, count=MAX_CODE_POINT)
+    """Boolean lookup table: Python's ``str.isalnum()`` for every code point (``re``'s Unicode ``\\w`` is
+    exactly isalnum() or '_', so one substitution over all code points marks them)."""
+    marked = _code_points(re.sub(r"[^\W_]", "\0", _every_code_point())) == 0
+    return np.concatenate(([False], marked))
+
+
+@cache
+def lower_lut() -> tuple[np.ndarray, np.ndarray]:
+    """Python's ``str.lower()`` one code point at a time, as a table, and the code points where a text's
+    ``lower()`` is not that map: one that lowers to several code points (U+0130) and capital sigma, whose
+    lower case depends on its neighbours (final sigma)."""
+    lowered = ["\0", *_every_code_point("\0").lower().split("\0")]
+    single = np.fromiter((len(x) == 1 for x in lowered), dtype=bool, count=MAX_CODE_POINT)
+    lut = np.arange(MAX_CODE_POINT, dtype=np.uint32)
+    lut[single] = _code_points("".join(x for x in lowered if len(x) == 1))
+    irregular = ~single
+    irregular[0x3A3] = True
+    return lut, irregular
 
 
 def char_class(code_points: list[int]) -> str:

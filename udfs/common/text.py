@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from juicedb.udfs.common.chars import refined_word_pattern, special_lut
+from juicedb.udfs.common.chars import lower_lut, refined_word_pattern, special_lut
 from juicedb.udfs.common.hashing import BASE, LEN_MIX
 
 
@@ -60,9 +60,17 @@ class TextBatch:
 
     @cached_property
     def codepoints(self) -> np.ndarray:
-        """All texts' code points, concatenated (row i spans ``offsets[i]:offsets[i+1]``)."""
-        joined = "".join(s for s in self.strings if s)
-        return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        """All texts' code points, concatenated (row i spans ``offsets[i]:offsets[i+1]``), decoded from the
+        array's UTF-8 buffer by a compiled pass (no Python strings)."""
+        from juicedb.udfs.common._text_kernels import decode_utf8
+        out = np.empty(int(self.offsets[-1]), dtype=np.uint32)
+        if len(out) == 0:
+            return out
+        arr = self.array
+        bounds = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        ends = np.where(self.valid, bounds[1:], bounds[:-1]).astype(np.int64)  # a null text has no bytes
+        return decode_utf8(data, bounds[:-1].astype(np.int64), ends, self.offsets, out)
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -70,8 +78,8 @@ class TextBatch:
 
     def count_chars(self, lut: np.ndarray) -> np.ndarray:
         """Per text, how many code points ``lut`` marks True."""
-        hits = np.flatnonzero(lut[self.codepoints])
-        return np.searchsorted(hits, self.offsets[1:]) - np.searchsorted(hits, self.offsets[:-1])
+        from juicedb.udfs.common._text_kernels import count_marked
+        return count_marked(self.codepoints, self.offsets, lut)
 
     def ratio(self, counts: np.ndarray, denominators: np.ndarray | None = None) -> pa.Array:
         """counts / denominators (default: lengths), 0.0 where the denominator is 0, null for null text."""
@@ -88,14 +96,7 @@ class TextBatch:
     def word_spans(self, lower: bool) -> WordSpans:
         """DJ's refined words as spans over code points, computed for the whole batch at once."""
         if lower not in self._spans:
-            if lower:
-                texts = [t.lower() if t else "" for t in self.strings]
-                lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-                cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-                offsets = np.concatenate(([0], np.cumsum(lengths)))
-            else:
-                cps, offsets = self.codepoints, self.offsets
-            self._spans[lower] = WordSpans.of(cps, offsets)
+            self._spans[lower] = WordSpans.lowered(self) if lower else WordSpans.of(self.codepoints, self.offsets)
         return self._spans[lower]
 
     def refined_words(self, lower: bool) -> list[list[str]]:
@@ -108,6 +109,9 @@ class TextBatch:
     def from_list(self, values: list[float | int | None], type: pa.DataType) -> pa.Array:
         """Wrap per-row Python values, nulls where the text is null."""
         return pa.array(values, type, mask=~self.valid)
+
+
+_NO_CASE = np.zeros(1, dtype=np.uint32)  # the case table's place when words are not lower-cased
 
 
 class WordSpans:
@@ -127,9 +131,39 @@ class WordSpans:
         self.n_docs = len(bounds) - 1
 
     @classmethod
-    def of(cls, cps: np.ndarray, offsets: np.ndarray) -> WordSpans:
+    def of(cls, cps: np.ndarray, offsets: np.ndarray, case: np.ndarray | None = None) -> WordSpans:
+        """The words of the texts ``cps[offsets[i]:offsets[i+1]]``, lower-cased through ``case`` if given."""
         from juicedb.udfs.common._ngram_kernels import refined_words
-        return cls(*refined_words(cps, np.asarray(offsets, dtype=np.int64), special_lut(), BASE, LEN_MIX))
+        lower = case is not None
+        return cls(*refined_words(cps, np.asarray(offsets, dtype=np.int64), special_lut(), BASE, LEN_MIX,
+                                  lower, case if lower else _NO_CASE))
+
+    @classmethod
+    def lowered(cls, batch: TextBatch) -> WordSpans:
+        """The words of ``str.lower()`` of each text: through the one-to-one table in the compiled pass; the
+        few texts whose ``lower()`` is not that map (see ``lower_lut``) through Python, spliced in."""
+        from juicedb.udfs.common._text_kernels import flag_marked
+        case, irregular = lower_lut()
+        spans = cls.of(batch.codepoints, batch.offsets, case)
+        odd = np.flatnonzero(flag_marked(batch.codepoints, batch.offsets, irregular))
+        if len(odd) == 0:
+            return spans
+        texts = [batch.strings[i].lower() for i in odd]
+        sub = cls.of(np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32),
+                     np.concatenate(([0], np.cumsum([len(t) for t in texts]))))
+        counts = spans.counts()
+        counts[odd] = sub.counts()
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        hashes = np.empty(bounds[-1], dtype=np.uint64)
+        doc = np.empty(bounds[-1], dtype=np.int64)
+        is_odd = np.zeros(spans.n_docs, dtype=bool)
+        is_odd[odd] = True
+        keep = ~is_odd[spans.doc]
+        at = bounds[spans.doc[keep]] + (np.flatnonzero(keep) - spans.bounds[spans.doc[keep]])
+        hashes[at], doc[at] = spans.hashes[keep], spans.doc[keep]
+        at = bounds[odd[sub.doc]] + (np.arange(len(sub.doc)) - sub.bounds[sub.doc])
+        hashes[at], doc[at] = sub.hashes, odd[sub.doc]
+        return cls(hashes, doc, bounds)
 
     def counts(self) -> np.ndarray:
         """Number of refined words per text."""

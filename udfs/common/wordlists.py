@@ -51,16 +51,16 @@ def word_set(kind: str, lang: str, words_file: str | None = None) -> frozenset[s
 
 @cache
 def word_hashes(kind: str, lang: str, words_file: str | None = None) -> np.ndarray:
-    return np.unique(string_hashes(sorted(word_set(kind, lang, words_file))))
+    """The list's words as a hash set of their ``string_hashes`` (see ``_text_kernels.hash_set``)."""
+    from juicedb.udfs.common._text_kernels import hash_set
+    return hash_set(string_hashes(sorted(word_set(kind, lang, words_file))))
 
 
 def words_ratio(batch: TextBatch, kind: str, lang: str, words_file: str | None) -> pa.Array:
     """Share of refined, lower-cased words in the list (0 for no words, capped at 1 as DJ does)."""
+    from juicedb.udfs.common._text_kernels import listed_counts
     spans = batch.word_spans(lower=True)
-    listed = word_hashes(kind, lang, words_file)  # sorted
-    at = np.minimum(np.searchsorted(listed, spans.hashes), max(len(listed) - 1, 0))
-    found = listed[at] == spans.hashes if len(listed) else np.zeros(len(spans.hashes), dtype=bool)
-    hits = np.bincount(spans.doc, weights=found, minlength=spans.n_docs)
+    hits = listed_counts(spans.hashes, spans.bounds, word_hashes(kind, lang, words_file))
     ratio = np.minimum(batch.ratio(hits, spans.counts()).to_numpy(zero_copy_only=False), 1.0)
     return pa.array(ratio, pa.float64(), mask=~batch.valid)
 

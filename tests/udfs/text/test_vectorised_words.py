@@ -77,3 +77,39 @@ def test_words_spans_equal_the_regex_reference():
     batch = TextBatch(data)
     for lower in (False, True):
         assert batch.refined_words(lower) == [dj_words(t, lower) for t in data]
+
+
+def test_code_points_decoded_from_a_sliced_array_with_nulls():
+    import numpy as np
+    import pyarrow as pa
+    data = ["skip me", "héllo wörld", None, "", "表情😊 x", None, "\x00a\U0010ffff", "last"]
+    arr = pa.array(data, pa.string()).slice(1, 6)  # an offset into shared buffers, nulls inside
+    batch = TextBatch(arr)
+    want = [t or "" for t in data[1:7]]
+    assert batch.lengths.tolist() == [len(t) for t in want]
+    assert batch.codepoints.tolist() == [ord(c) for c in "".join(want)]
+    assert np.array_equal(batch.count_chars(np.ones(0x110000, dtype=bool)), batch.lengths)
+    assert get_op("words_num_filter").compute(batch, {})["num_words"].to_pylist() == [2, None, 0, 2, None, 1]
+
+
+def test_lookup_tables_equal_python_per_code_point():
+    import numpy as np
+    from juicedb.udfs.common.chars import MAX_CODE_POINT, alnum_lut, lower_lut
+    chars = [chr(c) for c in range(MAX_CODE_POINT)]
+    assert np.array_equal(alnum_lut(), np.fromiter((c.isalnum() for c in chars), dtype=bool, count=MAX_CODE_POINT))
+    case, irregular = lower_lut()
+    lowered = [c.lower() for c in chars]
+    assert np.flatnonzero(irregular).tolist() == [0x130, 0x3A3]  # İ -> i̇ (two code points), Σ (final sigma)
+    ok = ~irregular
+    assert np.array_equal(case[ok], np.array([ord(x) if len(x) == 1 else 0 for x in lowered], dtype=np.uint32)[ok])
+
+
+def test_lowered_words_splice_the_irregular_texts_back_in_order():
+    # texts whose lower() needs Python (İ, Σ) between plain ones: every text keeps its own words
+    data = ["The A", "İSTANBUL and ΟΔΟΣ.", None, "plain words here", "ΣΑΣ", "x"]
+    batch = TextBatch(data)
+    got = batch.word_spans(lower=True)
+    ref = TextBatch([t.lower() if t else t for t in data]).word_spans(lower=False)
+    assert got.bounds.tolist() == ref.bounds.tolist()
+    assert got.doc.tolist() == ref.doc.tolist()
+    assert got.hashes.tolist() == ref.hashes.tolist()
