@@ -74,17 +74,28 @@ def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) 
 
     Each chunk of lines is parsed by Arrow's JSON reader; a chunk it cannot take as is (a bad line, a
     repeated key, a text that is not a string...) goes line by line through Python's ``json``, which
-    names each bad line's fault and keeps the rest."""
+    names each bad line's fault and keeps the rest. Arrow parses a chunk on a second thread while this
+    one hashes the chunk's lines into uids and reads the next."""
     import itertools
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     import duckdb
 
     base = path.resolve().parent
     seen: dict[int, int] = {}
     con = duckdb.connect()
+    cursor = con.cursor()  # the parser thread's
     lineno = 0
+    pending: tuple[Future, list[bytes], list[int], list[int]] | None = None
+
+    def finish(parsed: Future, contents: list[bytes], linenos: list[int], uids: list[int]) -> Chunk:
+        table = parsed.result()
+        if table is None:
+            return _parse_slow(contents, linenos, uids, text_key, base)
+        return Chunk(table.set_column(0, "uid", pa.array(uids, pa.int64())))
+
     try:
-        with _open(path) as f:
+        with _open(path) as f, ThreadPoolExecutor(1, thread_name_prefix="juicedb-json") as parser:
             while True:
                 raws = list(itertools.islice(f, chunk_rows))
                 if not raws:
@@ -96,9 +107,13 @@ def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) 
                     if content:
                         contents.append(content)
                         linenos.append(lineno)
+                parsed = parser.submit(_parse_fast, cursor, contents, text_key, base)
                 uids = [stable_uid(c, seen) for c in contents]
-                chunk = _parse_fast(con, contents, linenos, uids, text_key, base)
-                yield chunk if chunk is not None else _parse_slow(contents, linenos, uids, text_key, base)
+                if pending is not None:
+                    yield finish(*pending)
+                pending = (parsed, contents, linenos, uids)
+            if pending is not None:
+                yield finish(*pending)
     finally:
         con.close()
 
@@ -123,9 +138,9 @@ def _json_path(key: str) -> str | None:
     return f"'$.\"{key}\"'"
 
 
-def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[int], text_key: str,
-                base: Path) -> Chunk | None:
-    """The chunk parsed by Arrow's JSON reader (C++, several threads); None when it must go through
+def _parse_fast(con: Any, contents: list[bytes], text_key: str, base: Path) -> pa.Table | None:
+    """The chunk parsed by Arrow's JSON reader (C++; its first column, uid, is left null for the
+    caller to fill); None when it must go through
     ``_parse_slow``: a bad line (Python then names each), a repeated key, or a text that is not a string.
 
     Fields other than text and media become JSON text as ``_parse_line`` writes it: integers, booleans
@@ -151,7 +166,7 @@ def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[
     text = parsed.column(text_key)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
         return None
-    out: dict[str, Any] = {"uid": pa.array(uids, pa.int64()), text_key: text.cast(pa.string())}
+    out: dict[str, Any] = {"uid": pa.nulls(len(contents), pa.int64()), text_key: text.cast(pa.string())}
     for key in MEDIA_KEYS:
         if key not in parsed.column_names:
             continue
@@ -187,7 +202,7 @@ def _parse_fast(con: Any, contents: list[bytes], linenos: list[int], uids: list[
             out[names[key]] = got.column(j).combine_chunks()
     json_cols = [names[k] for k in other]
     table = pa.table({k: out[k] for k in ["uid", text_key, *(k for k in MEDIA_KEYS if k in out), *json_cols]})
-    return Chunk(table.replace_schema_metadata({b"juicedb.json_columns": json.dumps(json_cols).encode()}))
+    return table.replace_schema_metadata({b"juicedb.json_columns": json.dumps(json_cols).encode()})
 
 
 def _parse_line(content: bytes, text_key: str, base: Path) -> tuple[dict[str, Any], str | None]:

@@ -154,6 +154,9 @@ class OpSpec:
     doc: str = field(default="", repr=False)
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
     batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
+    # its batches release the GIL for most of their time (compiled kernels, Arrow compute): they run on
+    # threads of the engine's process, with no copy of the data and no worker process to start
+    threads: bool = False
     # deduplicators: "equal" hashes; "lsh": any shared band key; or a function (hashes, params) -> index pairs
     grouping: Literal["equal", "lsh"] | Callable[[Any, dict[str, Any]], list[tuple[int, int]]] = "equal"
     keep: str | None = None  # filters whose rule is not min/max: SQL over {stat} and {rule param} names
@@ -284,7 +287,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
               modality: str = "text", inputs: tuple[str, ...] = ("text",), requires: Iterable[str] = (),
               version: str = "1", check: Callable[[dict[str, Any]], None] | None = None,
               keep: str | None = None, rule_params: dict[str, Any] | None = None, batch_rows: int = 1024,
-              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              threads: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a filter: the function computes its stat(s); ``bounds`` are its keep rule.
 
     ``bounds`` maps DJ's bound parameter names to ``(side, default)``, e.g.
@@ -294,7 +297,8 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
     A rule that is not a min/max (list stats, any/all) is ``keep``: SQL with
     ``{stat_key}`` and ``{param}`` placeholders, its own params in ``rule_params``
     (name -> DJ default, or a ``Param`` with constraints), e.g. ``keep="list_min({edges}) >= {min_num}"``.
-    ``batch_rows``: rows per call (models want more than the cache-bound text kernels).
+    ``batch_rows``: rows per call (models want more than the cache-bound text kernels). ``threads``: the
+    function releases the GIL for most of its time, so its batches run on threads (see ``OpSpec.threads``).
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         stats = _stats_arg(stat, stat_type)
@@ -311,7 +315,7 @@ def filter_op(name: str, *, stat: str | dict[str, pa.DataType], stat_type: pa.Da
                 raise RegistryError(f"{name}: keep rule names {e} which is neither a stat nor a rule param") from None
         fn.spec = register(OpSpec(name, "filter", fn, stats, _params_from_signature(fn), bnds, modality,
                                   inputs, cost, tuple(requires), version, doc=inspect.getdoc(fn) or "", check=check,
-                                  keep=keep, rule_params=rules, batch_rows=batch_rows))
+                                  keep=keep, rule_params=rules, batch_rows=batch_rows, threads=threads))
         return fn
     return deco
 
@@ -331,7 +335,7 @@ def mapper_op(name: str, *, cost: str = "moderate", modality: str = "text", inpu
 
 def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), cost: str = "cheap",
              modality: str = "text", inputs: tuple[str, ...] = ("text",), version: str = "1",
-             grouping: Any = "equal") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             grouping: Any = "equal", threads: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a deduplicator: the function computes a hash per row; of the rows it groups, the first is kept.
 
     ``grouping="equal"``: rows with equal hashes; ``"lsh"``: the hash is a list of band
@@ -342,7 +346,7 @@ def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), 
         _check_cost(name, cost)
         fn.spec = register(OpSpec(name, "deduplicator", fn, (Stat(hash_key, hash_type),),
                                   _params_from_signature(fn), (), modality, inputs, cost, (), version, name,
-                                  doc=inspect.getdoc(fn) or "", grouping=grouping))
+                                  doc=inspect.getdoc(fn) or "", grouping=grouping, threads=threads))
         return fn
     return deco
 

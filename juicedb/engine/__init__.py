@@ -23,7 +23,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -146,6 +146,7 @@ class Engine:
         self.batch_rows = batch_rows
         self.workers = workers or 1
         self._executor: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
         self.base_dir: Path | None = None
         self.run: RunState | None = None
         self._samples: dict[str, str] = {}
@@ -156,6 +157,8 @@ class Engine:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
+        if self._threads is not None:
+            self._threads.shutdown(cancel_futures=True)
         if self._ray is not None:
             self._ray.close()
         self.con.close()
@@ -168,6 +171,14 @@ class Engine:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=load_builtin_ops)
         return self._executor
+
+    def _thread_pool(self) -> ThreadPoolExecutor | None:
+        """Threads of this process for operators whose batches release the GIL (``OpSpec.threads``)."""
+        if self.workers < 2:
+            return None
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="juicedb-op")
+        return self._threads
 
     # ------------------------------------------------------------------ catalog (for the compiler)
 
@@ -589,8 +600,9 @@ class Engine:
         """Compute the rows of ``todo`` batch by batch and add them to each call's cache.
 
         Batches hold each operator's preferred number of rows; calls of one input share
-        each batch's intermediates. With several cores, batches go to worker processes;
-        with the Ray backend, each chunk's batches are one Ray Data job.
+        each batch's intermediates. With several cores, batches go to threads of this process when every
+        call's operator releases the GIL (``OpSpec.threads``), else to worker processes; with the Ray
+        backend, each chunk's batches are one Ray Data job.
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
         Each chunk's inputs are read by row id range, in row id order: from a dataset's Parquet file
         only the row groups holding the chunk are decoded.
@@ -599,7 +611,12 @@ class Engine:
         total = len(rids)
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
-        pool = self._pool() if not ray and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls) else None
+        pool: Executor | None = None
+        threaded = all(c.spec.threads for c in calls)
+        if ray is None and threaded:  # no copy of the data, no process to start: any size is worth it
+            pool = self._thread_pool()
+        elif ray is None and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls):
+            pool = self._pool()
         fetch = step * (ray.batches_per_job if ray else 4 * self.workers if pool else 1)
         label = ", ".join(c.written for c in calls)
         by_name = [(c.spec.name, c.params) for c in calls]
@@ -636,10 +653,15 @@ class Engine:
         for start in range(0, total, fetch):
             chunk = self._fetch(ctx, todo, calls, deps, input_sql, rids, start, start + fetch)
             values = chunk.column("x").combine_chunks()
-            # concat_arrays copies each slice into its own buffers: a pickled slice would carry the whole chunk
-            slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
+            if threaded and pool:
+                slices = [values.slice(i, step) for i in range(0, len(values), step)]
+            else:  # concat_arrays copies each slice into its own buffers: a pickled slice would carry the chunk
+                slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
             if ray is not None:  # as the pool: the cluster starts on this chunk while the previous one is stored
                 parts = ray.map(by_name, slices)
+            elif threaded and pool:  # the threads start on this chunk while the previous one is stored
+                specs = [(c.spec, c.params) for c in calls]
+                parts = [pool.submit(compute_group, specs, v) for v in slices]
             elif pool:  # the workers start on this chunk while the previous one is stored
                 parts = [pool.submit(compute_group_by_name, by_name, v) for v in slices]
             else:

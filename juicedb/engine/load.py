@@ -152,32 +152,44 @@ def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
 
 def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key: str) -> list[LoadError]:
     """Parse chunk by chunk straight into the dataset's Parquet file (no chunk is held after it is
-    written). A field first seen in a later chunk starts a new part; the parts are then unioned by
-    column name in one streaming COPY."""
+    written; a second thread writes and compresses a chunk while the next is parsed). A field first
+    seen in a later chunk starts a new part; the parts are then unioned by column name in one
+    streaming COPY."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
     errors: list[LoadError] = []
     parts: list[Path] = []
     writer: pq.ParquetWriter | None = None
+    written: Future | None = None  # the previous chunk's write
     try:
-        for chunk in read_jsonl(path, text_key=text_key, chunk_rows=JSONL_CHUNK_ROWS):
-            errors += chunk.errors
-            data = chunk.table
-            found = set(json.loads((data.schema.metadata or {}).get(b"juicedb.json_columns", b"[]")))
-            data = data.replace_schema_metadata(None)
-            for n in found:  # Parquet's JSON logical type: DuckDB reads the column as JSON
-                data = data.set_column(data.schema.get_field_index(n), n,
-                                       data.column(n).cast(pa.json_(pa.string())))
-            if writer is not None and not set(data.column_names) <= set(writer.schema.names):
-                writer.close()
-                writer = None
-            if writer is None:
-                parts.append(out.with_name(f"{out.name}.{len(parts)}"))
-                writer = pq.ParquetWriter(parts[-1], data.schema, compression="zstd")
-            for f in writer.schema:  # a field this chunk lacks: nulls
-                if f.name not in data.column_names:
-                    data = data.append_column(f, pa.nulls(data.num_rows, f.type))
-            writer.write_table(data.select(writer.schema.names), row_group_size=ROW_GROUP_ROWS)
+        with ThreadPoolExecutor(1, thread_name_prefix="juicedb-write") as io:
+            for chunk in read_jsonl(path, text_key=text_key, chunk_rows=JSONL_CHUNK_ROWS):
+                errors += chunk.errors
+                data = chunk.table
+                found = set(json.loads((data.schema.metadata or {}).get(b"juicedb.json_columns", b"[]")))
+                data = data.replace_schema_metadata(None)
+                for n in found:  # Parquet's JSON logical type: DuckDB reads the column as JSON
+                    data = data.set_column(data.schema.get_field_index(n), n,
+                                           data.column(n).cast(pa.json_(pa.string())))
+                if written is not None:
+                    written.result()
+                    written = None
+                if writer is not None and not set(data.column_names) <= set(writer.schema.names):
+                    writer.close()
+                    writer = None
+                if writer is None:
+                    parts.append(out.with_name(f"{out.name}.{len(parts)}"))
+                    writer = pq.ParquetWriter(parts[-1], data.schema, compression="zstd")
+                for f in writer.schema:  # a field this chunk lacks: nulls
+                    if f.name not in data.column_names:
+                        data = data.append_column(f, pa.nulls(data.num_rows, f.type))
+                written = io.submit(writer.write_table, data.select(writer.schema.names),
+                                    row_group_size=ROW_GROUP_ROWS)
+            if written is not None:
+                written.result()
+                written = None
         if writer is not None:
             writer.close()
             writer = None
@@ -189,6 +201,8 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
             files = ", ".join(f"'{sql_path(p)}'" for p in parts)
             _copy_to(con, f"SELECT * FROM read_parquet([{files}], union_by_name = true)", out)
     finally:
+        if written is not None:
+            written.exception()  # the write in flight ends before its file is closed or removed
         if writer is not None:
             writer.close()
         for p in parts:

@@ -178,17 +178,22 @@ def test_source_order_is_kept(tmp_path):
     assert out.column("text").to_pylist() == texts
 
 
-def test_worker_processes_give_the_same_stats(tmp_path, monkeypatch):
+@pytest.mark.parametrize("threaded", [True, False])
+def test_worker_threads_and_processes_give_the_same_stats(tmp_path, monkeypatch, threaded):
     import juicedb.engine
     monkeypatch.setattr(juicedb.engine, "POOL_MIN_ROWS", 0)
-    texts = [f"doc {i} " + "word " * (i % 7) + "!!" * (i % 3) for i in range(2500)]
+    texts = [f"doc {i} " + "word " * (i % 7) + "!!" * (i % 3) + (" a@b.com" if i % 4 else "") for i in range(2500)]
     path = write_jsonl(tmp_path / "d.jsonl", texts)
-    recipe = f"SELECT word_rep_ratio(text, rep_len := 2) AS w, special_char_ratio(text) AS s FROM dataset('{path}')"
+    # the kernel operators release the GIL: their batches go to threads; a regex mapper's to processes
+    calls = ("word_rep_ratio(text, rep_len := 2) AS w, special_char_ratio(text) AS s" if threaded
+             else "clean_email(text) AS c")
+    recipe = f"SELECT {calls} FROM dataset('{path}')"
     with juicedb.open(tmp_path / "ws1", workers=1) as ws:
         alone = ws.run(recipe).to_pylist()
     with juicedb.open(tmp_path / "ws2", workers=2) as ws:
         pooled = ws.run(recipe).to_pylist()
-        assert ws.engine._executor is not None
+        assert (ws.engine._threads is not None) == threaded
+        assert (ws.engine._executor is not None) == (not threaded)
     assert pooled == alone
 
 

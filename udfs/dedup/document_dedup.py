@@ -14,7 +14,9 @@ from juicedb.udfs.common.text import TextBatch
 _NON_CHARACTER = re.compile(rf"\s+|\d+|[{re.escape(string.punctuation)}]")
 
 
-@dedup_op("document_deduplicator", hash_key="doc_hash", cost="cheap")
+# threads: hashlib releases the GIL while hashing a text of 2 KB or more, and the per-text Python around it
+# (strip, encode, hex) costs less than moving the text to a worker process would
+@dedup_op("document_deduplicator", hash_key="doc_hash", cost="cheap", threads=True)
 def doc_hash(batch: TextBatch, *, lowercase: bool = False, ignore_non_character: bool = False) -> pa.Array:
     """md5 hex of the text, optionally lower-cased and stripped of whitespace, digits and punctuation.
 

@@ -10,7 +10,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("alphanumeric_filter", stat="alnum_ratio", cost="cheap",
-           bounds={"min_ratio": ("min", 0.25), "max_ratio": ("max", None)})
+           bounds={"min_ratio": ("min", 0.25), "max_ratio": ("max", None)}, threads=True)
 def alnum_ratio(batch: TextBatch) -> pa.Array:
     """Characters for which ``str.isalnum()`` holds, divided by the length.
 

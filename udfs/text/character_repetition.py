@@ -13,7 +13,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("character_repetition_filter", stat="char_rep_ratio", cost="moderate",
-           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.5)})
+           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.5)}, threads=True)
 def char_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10) -> pa.Array:
     """Share of character n-grams (n = rep_len) taken by the most repeated ones (DJ's top-k rule:
     k = min(isqrt(#distinct), #distinct - #singletons)), counted per text in a compiled hash table.

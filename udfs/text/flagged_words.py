@@ -13,7 +13,7 @@ from juicedb.udfs.common.wordlists import checker, words_ratio
 
 @filter_op("flagged_words_filter", stat="flagged_words_ratio", cost="moderate",
            check=checker("flagged_words"),
-           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.045)})
+           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.045)}, threads=True)
 def flagged_words_ratio(batch: TextBatch, *, lang: str = "en",
                         words_file: Annotated[str | None, FilePath()] = None) -> pa.Array:
     """Share of refined, lower-cased words that are flagged words of ``lang`` (capped at 1).

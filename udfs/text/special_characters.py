@@ -10,7 +10,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("special_characters_filter", stat="special_char_ratio", cost="cheap",
-           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.25)})
+           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.25)}, threads=True)
 def special_char_ratio(batch: TextBatch) -> pa.Array:
     """Characters in DJ's SPECIAL_CHARACTERS set (punctuation, digits, whitespace, emoji, ...) / length.
 

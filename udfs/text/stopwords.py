@@ -13,7 +13,7 @@ from juicedb.udfs.common.wordlists import checker, words_ratio
 
 @filter_op("stopwords_filter", stat="stopwords_ratio", cost="moderate",
            check=checker("stopwords"),
-           bounds={"min_ratio": ("min", 0.3), "max_ratio": ("max", 1.0)})
+           bounds={"min_ratio": ("min", 0.3), "max_ratio": ("max", 1.0)}, threads=True)
 def stopwords_ratio(batch: TextBatch, *, lang: str = "en",
                     words_file: Annotated[str | None, FilePath()] = None) -> pa.Array:
     """Share of refined, lower-cased words that are stop words of ``lang`` (capped at 1).

@@ -10,7 +10,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("text_length_filter", stat="text_len", stat_type=pa.int64(), cost="trivial",
-           bounds={"min_len": ("min", 10), "max_len": ("max", None)})
+           bounds={"min_len": ("min", 10), "max_len": ("max", None)}, threads=True)
 def text_len(batch: TextBatch) -> pa.Array:
     """Number of Unicode code points.
 

@@ -13,7 +13,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("word_repetition_filter", stat="word_rep_ratio", cost="moderate",
-           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.5)})
+           bounds={"min_ratio": ("min", 0.0), "max_ratio": ("max", 0.5)}, threads=True)
 def word_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10) -> pa.Array:
     """Share of word n-grams (refined, lower-cased words; n = rep_len) that occur more than once in the text,
     counted per text in a compiled hash table.

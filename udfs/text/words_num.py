@@ -9,7 +9,7 @@ from juicedb.udfs.common.text import TextBatch
 
 
 @filter_op("words_num_filter", stat="num_words", stat_type=pa.int64(), cost="moderate",
-           bounds={"min_num": ("min", 10), "max_num": ("max", None)})
+           bounds={"min_num": ("min", 10), "max_num": ("max", None)}, threads=True)
 def num_words(batch: TextBatch) -> pa.Array:
     """Number of refined words (split on space/newline/tab, special characters stripped, not lower-cased).
 
