@@ -124,3 +124,34 @@ def flag_marked(cps, offsets, lut):  # pragma: no cover (compiled)
                 out[i] = True
                 break
     return out
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def count_marked_utf8(data, starts, ends, lut):  # pragma: no cover (compiled)
+    """``count_marked`` straight from UTF-8 bytes (text ``i`` is ``data[starts[i]:ends[i]]``): decodes as
+    ``decode_utf8`` does, without writing the code points anywhere."""
+    n = len(starts)
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        p, end = starts[i], ends[i]
+        c_marked = 0
+        while p < end:
+            b = np.uint32(data[p])
+            if b < 0x80:
+                c, k = b, 0
+            elif b >= 0xF0:
+                c, k = b & 0x07, 3
+            elif b >= 0xE0:
+                c, k = b & 0x0F, 2
+            elif b >= 0xC0:
+                c, k = b & 0x1F, 1
+            else:
+                c, k = np.uint32(0xFFFD), 0
+            p += 1
+            for _ in range(k):
+                if p < end:
+                    c = (c << np.uint32(6)) | (np.uint32(data[p]) & np.uint32(0x3F))
+                    p += 1
+            c_marked += lut[c]
+        out[i] = c_marked
+    return out

@@ -66,11 +66,18 @@ class TextBatch:
         out = np.empty(int(self.offsets[-1]), dtype=np.uint32)
         if len(out) == 0:
             return out
+        data, starts, ends = self._utf8
+        return decode_utf8(data, starts, ends, self.offsets, out)
+
+    @cached_property
+    def _utf8(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The array's UTF-8 bytes and each text's byte range (empty for a null text)."""
         arr = self.array
         bounds = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
-        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-        ends = np.where(self.valid, bounds[1:], bounds[:-1]).astype(np.int64)  # a null text has no bytes
-        return decode_utf8(data, bounds[:-1].astype(np.int64), ends, self.offsets, out)
+        buf = arr.buffers()[2]
+        data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, dtype=np.uint8)
+        starts = bounds[:-1].astype(np.int64)
+        return data, starts, np.where(self.valid, bounds[1:], bounds[:-1]).astype(np.int64)
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -78,8 +85,10 @@ class TextBatch:
 
     def count_chars(self, lut: np.ndarray) -> np.ndarray:
         """Per text, how many code points ``lut`` marks True."""
-        from juicedb.udfs.common._text_kernels import count_marked
-        return count_marked(self.codepoints, self.offsets, lut)
+        from juicedb.udfs.common._text_kernels import count_marked, count_marked_utf8
+        if "codepoints" in self.__dict__:  # decoded already for another operator
+            return count_marked(self.codepoints, self.offsets, lut)
+        return count_marked_utf8(*self._utf8, lut)
 
     def ratio(self, counts: np.ndarray, denominators: np.ndarray | None = None) -> pa.Array:
         """counts / denominators (default: lengths), 0.0 where the denominator is 0, null for null text."""

@@ -89,6 +89,14 @@ def test_code_points_decoded_from_a_sliced_array_with_nulls():
     assert batch.lengths.tolist() == [len(t) for t in want]
     assert batch.codepoints.tolist() == [ord(c) for c in "".join(want)]
     assert np.array_equal(batch.count_chars(np.ones(0x110000, dtype=bool)), batch.lengths)
+    # counted straight from the UTF-8 bytes (no code points decoded yet) = counted over the code points
+    from juicedb.udfs.common.chars import alnum_lut, special_lut
+    for lut in (alnum_lut(), special_lut()):
+        fresh = TextBatch(arr)
+        direct = fresh.count_chars(lut)
+        assert "codepoints" not in fresh.__dict__
+        assert direct.tolist() == [sum(bool(lut[ord(c)]) for c in t) for t in want]
+        assert np.array_equal(batch.count_chars(lut), direct)
     assert get_op("words_num_filter").compute(batch, {})["num_words"].to_pylist() == [2, None, 0, 2, None, 1]
 
 
