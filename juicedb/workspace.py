@@ -56,9 +56,11 @@ class RunReport:
 class Workspace:
     """A juicedb workspace: datasets, stats, trace, errors and runs in one DuckDB file.
 
-    ``workers`` > 1 computes operator batches in that many spawned processes (the CLI
-    uses one per core). As with any ``multiprocessing`` code, a script that sets it
-    must guard its entry point with ``if __name__ == "__main__":``.
+    ``workers`` > 1 computes operator batches in parallel (the CLI uses one per core):
+    on that many threads of this process for operators whose batches release the GIL
+    (the compiled text kernels: ``OpSpec.threads``), else in that many spawned
+    processes. As with any ``multiprocessing`` code, a script that sets it must guard
+    its entry point with ``if __name__ == "__main__":``.
 
     ``engine="ray"`` computes operator batches as Ray Data jobs on the cluster at
     ``address`` (or the Ray instance this process started, or a new local one), with
