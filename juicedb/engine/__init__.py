@@ -51,6 +51,20 @@ FLUSH_ROWS = 65_536  # computed stats held before one INSERT into the cache (a c
 DEFAULT_MEMORY_LIMIT = "2GB"  # below this, starting worker processes costs more than it saves
 
 
+def _cap_malloc_arenas(n: int) -> None:
+    """Let glibc's malloc keep at most ``n`` arenas. Each thread that allocates (operator threads, the JSONL
+    parser and writer) otherwise gets its own, and the large per-batch arrays freed in them stay mapped:
+    on the 200k-document pipeline peak RSS fell ~10% (1,235-1,312 -> 1,115 MB) at the same speed. A no-op
+    where the C library has no ``mallopt`` (not glibc)."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, max(int(n), 1))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def _poolable(spec: OpSpec) -> bool:
     """Whether a batch of this operator may go to a worker process.
 
@@ -130,6 +144,7 @@ class Engine:
             if shared_dir is None and address is None:
                 shared_dir = Path(database).resolve().parent / "tmp" / "ray"
             self._ray = RayBackend(address, workers, shared_dir)
+        _cap_malloc_arenas(max(2, workers or 1))
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
