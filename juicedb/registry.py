@@ -155,8 +155,9 @@ class OpSpec:
     check: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)  # cross-param validation
     batch_rows: int = 1024  # rows per call: text kernels are cache-bound, models want more
     # its batches release the GIL for most of their time (compiled kernels, Arrow compute): they run on
-    # threads of the engine's process, with no copy of the data and no worker process to start
-    threads: bool = False
+    # threads of the engine's process, with no copy of the data and no worker process to start; a function
+    # of the resolved params where that depends on them (a kernel path for some, Python for others)
+    threads: bool | Callable[[dict[str, Any]], bool] = False
     # deduplicators: "equal" hashes; "lsh": any shared band key; or a function (hashes, params) -> index pairs
     grouping: Literal["equal", "lsh"] | Callable[[Any, dict[str, Any]], list[tuple[int, int]]] = "equal"
     keep: str | None = None  # filters whose rule is not min/max: SQL over {stat} and {rule param} names
@@ -200,6 +201,10 @@ class OpSpec:
             material[p.name] = value
         blob = json.dumps(material, sort_keys=True, default=str).encode()
         return hashlib.sha1(blob).hexdigest()[:16]
+
+    def on_threads(self, params: dict[str, Any]) -> bool:
+        """Whether a batch with these params may run on a thread of the engine's process (``threads``)."""
+        return bool(self.threads(params) if callable(self.threads) else self.threads)
 
     def compute(self, batch: Any, params: dict[str, Any]) -> dict[str, pa.Array]:
         """Run the operator on one batch; always returns ``{stat key: array}``."""
@@ -335,7 +340,8 @@ def mapper_op(name: str, *, cost: str = "moderate", modality: str = "text", inpu
 
 def dedup_op(name: str, *, hash_key: str, hash_type: pa.DataType = pa.string(), cost: str = "cheap",
              modality: str = "text", inputs: tuple[str, ...] = ("text",), version: str = "1",
-             grouping: Any = "equal", threads: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             grouping: Any = "equal", threads: bool | Callable[[dict[str, Any]], bool] = False,
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a deduplicator: the function computes a hash per row; of the rows it groups, the first is kept.
 
     ``grouping="equal"``: rows with equal hashes; ``"lsh"``: the hash is a list of band

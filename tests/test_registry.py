@@ -116,3 +116,16 @@ def test_a_filter_with_its_own_keep_rule(con, ws, tmp_path):
         assert kept.column("text").to_pylist() == ["long words here", "long a"]
     finally:
         unregister("probe_edges_filter")
+
+
+def test_threads_follow_the_operator_and_its_params():
+    from juicedb.registry import get_op, load_builtin_ops
+    load_builtin_ops()
+    kernel = get_op("character_repetition_filter")
+    assert kernel.on_threads(kernel.resolve_params({}))
+    mapper = get_op("clean_email_mapper")  # Python regexes: its batches go to processes
+    assert not mapper.on_threads(mapper.resolve_params({}))
+    minhash = get_op("document_minhash_deduplicator")
+    assert minhash.on_threads(minhash.resolve_params({}))  # the Arrow-buffer kernel path
+    assert not minhash.on_threads(minhash.resolve_params({"tokenization": "punctuation"}))
+    assert not minhash.on_threads(minhash.resolve_params({"ignore_pattern": r"\p{P}"}))

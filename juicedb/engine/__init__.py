@@ -627,7 +627,7 @@ class Engine:
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
         pool: Executor | None = None
-        threaded = all(c.spec.threads for c in calls)
+        threaded = all(c.spec.on_threads(c.params) for c in calls)
         if ray is None and threaded:  # no copy of the data, no process to start: any size is worth it
             pool = self._thread_pool()
         elif ray is None and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls):

@@ -121,7 +121,9 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 @dedup_op("document_minhash_deduplicator", hash_key="minhash_bands", hash_type=pa.list_(pa.uint64()),
-          cost="expensive", grouping="lsh")
+          cost="expensive", grouping="lsh",
+          # the default path reads Arrow's UTF-8 buffer into compiled kernels; the others build Python strings
+          threads=lambda p: p["tokenization"] == "space" and not p["ignore_pattern"])
 def minhash_bands(batch: TextBatch, *,
                   tokenization: Annotated[str, OneOf("space", "punctuation", "character")] = "space",
                   window_size: Annotated[int, Positive()] = 5, lowercase: bool = True,
