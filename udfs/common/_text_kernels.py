@@ -9,6 +9,29 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _next_code_point(data, p, end):  # pragma: no cover (compiled)
+    """The code point whose UTF-8 starts at ``data[p]`` (never reading past ``end``; a stray continuation
+    byte is U+FFFD) and where the next one starts."""
+    b = np.uint32(data[p])
+    if b < 0x80:
+        c, k = b, 0
+    elif b >= 0xF0:
+        c, k = b & 0x07, 3
+    elif b >= 0xE0:
+        c, k = b & 0x0F, 2
+    elif b >= 0xC0:
+        c, k = b & 0x1F, 1
+    else:
+        c, k = np.uint32(0xFFFD), 0
+    p += 1
+    for _ in range(k):
+        if p < end:
+            c = (c << np.uint32(6)) | (np.uint32(data[p]) & np.uint32(0x3F))
+            p += 1
+    return c, p
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def decode_utf8(data, starts, ends, offsets, out):  # pragma: no cover (compiled)
     """Decode text ``i`` (bytes ``data[starts[i]:ends[i]]``) into ``out[offsets[i]:offsets[i+1]]``, one code
@@ -18,22 +41,7 @@ def decode_utf8(data, starts, ends, offsets, out):  # pragma: no cover (compiled
         o, end_out = offsets[i], offsets[i + 1]
         p, end = starts[i], ends[i]
         while p < end and o < end_out:
-            b = np.uint32(data[p])
-            if b < 0x80:
-                c, k = b, 0
-            elif b >= 0xF0:
-                c, k = b & 0x07, 3
-            elif b >= 0xE0:
-                c, k = b & 0x0F, 2
-            elif b >= 0xC0:
-                c, k = b & 0x1F, 1
-            else:
-                c, k = np.uint32(0xFFFD), 0
-            p += 1
-            for _ in range(k):
-                if p < end:
-                    c = (c << np.uint32(6)) | (np.uint32(data[p]) & np.uint32(0x3F))
-                    p += 1
+            c, p = _next_code_point(data, p, end)
             out[o] = c
             o += 1
         while o < end_out:  # only for malformed input: keep the range defined
@@ -136,22 +144,7 @@ def count_marked_utf8(data, starts, ends, lut):  # pragma: no cover (compiled)
         p, end = starts[i], ends[i]
         c_marked = 0
         while p < end:
-            b = np.uint32(data[p])
-            if b < 0x80:
-                c, k = b, 0
-            elif b >= 0xF0:
-                c, k = b & 0x07, 3
-            elif b >= 0xE0:
-                c, k = b & 0x0F, 2
-            elif b >= 0xC0:
-                c, k = b & 0x1F, 1
-            else:
-                c, k = np.uint32(0xFFFD), 0
-            p += 1
-            for _ in range(k):
-                if p < end:
-                    c = (c << np.uint32(6)) | (np.uint32(data[p]) & np.uint32(0x3F))
-                    p += 1
+            c, p = _next_code_point(data, p, end)
             c_marked += lut[c]
         out[i] = c_marked
     return out
