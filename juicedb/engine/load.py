@@ -26,6 +26,10 @@ FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": 
 OPTIONS = {"name", "text_key", "format"}
 ROW_GROUP_ROWS = 4096
 JSONL_CHUNK_ROWS = 8192
+# A dataset's working copy is read many times per run (each stage's inputs, the stored keys, the final
+# rows): LZ4 decodes ~1.7x faster than zstd (a 200k-document text column read in 8k-row ranges: 0.28 vs
+# 0.49 s) for ~1.6x the bytes on disk.
+COMPRESSION = "lz4_raw"
 
 
 @dataclass
@@ -146,7 +150,7 @@ def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
 
     Small row groups: the engine reads a chunk of rows by row id range, decoding only its row groups.
     """
-    con.execute(f"COPY ({query}) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION zstd, "
+    con.execute(f"COPY ({query}) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION {COMPRESSION}, "
                 f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
 
 
@@ -181,7 +185,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
                     writer = None
                 if writer is None:
                     parts.append(out.with_name(f"{out.name}.{len(parts)}"))
-                    writer = pq.ParquetWriter(parts[-1], data.schema, compression="zstd")
+                    writer = pq.ParquetWriter(parts[-1], data.schema, compression="lz4")  # LZ4_RAW
                 for f in writer.schema:  # a field this chunk lacks: nulls
                     if f.name not in data.column_names:
                         data = data.append_column(f, pa.nulls(data.num_rows, f.type))
