@@ -39,7 +39,8 @@ from juicedb.compiler import Compiled, check_script, compile_sql, compile_statem
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, output_keys, register_functions, sql_type
-from juicedb.engine.load import Loaded, drop_stat_tables, load_dataset, reattach_datasets, sql_path
+from juicedb.engine.load import (Loaded, content_key, drop_stat_tables, key_table_name, load_dataset,
+                                 reattach_datasets, sql_path)
 from juicedb.registry import OpSpec, load_builtin_ops
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class Engine:
             sample, key_of = stored
         else:
             sample = self._sample(base_sql)
-            key_of = {c.id: f"md5_number(CAST(({c.input_sql}) AS VARCHAR))" for c in used}
+            key_of = {c.id: content_key(c.input_sql) for c in used}
         total = self.con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
         if total == 0:
             return Estimate()
@@ -316,12 +317,12 @@ class Engine:
                 col.name not in source.columns or col.name == "__rid":
             return None
         st = source.parquet.stat()
-        name = f"jdb_cache.k_{source.dataset}_{hashlib.sha1(col.name.encode()).hexdigest()[:8]}"
+        name = key_table_name(source.dataset, col.name)
         row = next(iter(self.con.execute("SELECT size, mtime_ns FROM jdb_cache.keys WHERE dataset = ? AND col = ?",
                                          [source.dataset, col.name]).fetchall()), None)
         if row != (st.st_size, st.st_mtime_ns):
             self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT file_row_number AS __rid, "
-                             f"md5_number(CAST({quote(col.name)} AS VARCHAR)) AS key FROM "
+                             f"{content_key(quote(col.name))} AS key FROM "
                              f"read_parquet('{sql_path(source.parquet)}', file_row_number = true) ORDER BY __rid")
             self.con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) "
                              "VALUES (?, ?, ?, ?, ?)", [source.dataset, col.name, st.st_size, st.st_mtime_ns, name])
@@ -568,7 +569,7 @@ class Engine:
             if stored is None:
                 self.con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {quote(ctx.base_alias)}.__rid AS __rid, "
-                    f"md5_number(CAST(({input_sql}) AS VARCHAR)) AS key FROM {rel} WHERE {where}")
+                    f"{content_key(input_sql)} AS key FROM {rel} WHERE {where}")
             elif where == "TRUE":
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT __rid, key FROM {stored}")
             else:  # the dataset's stored keys of the surviving rows: no text is read

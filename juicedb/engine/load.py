@@ -95,14 +95,17 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     part = parquet.with_name(parquet.name + ".part")
     try:
         if fmt == "jsonl":
-            errors = _load_jsonl(con, part, path, text_key)
+            errors = _load_jsonl(con, part, path, text_key, key_table_name(table, text_key))
         elif fmt == "parquet":
             errors = _load_parquet(con, part, path, text_key)
         else:
             errors = _load_columnar(con, part, path, fmt, text_key)
         part.replace(parquet)
+        if fmt == "jsonl":
+            _adopt_keys(con, table, text_key, parquet)
     finally:
         part.unlink(missing_ok=True)
+        con.execute(f"DROP TABLE IF EXISTS {key_table_name(table, text_key)}{_LOADING}")  # a failed load's
     point_view(con, table, parquet)
     pa.default_memory_pool().release_unused()  # the parser's buffers: hand the pages back to the OS
     if errors:
@@ -122,6 +125,31 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
                                                    len(errors)])
     refresh_samples_view(con)
     return Loaded(table, rows, len(errors), False)
+
+
+_LOADING = "__loading"  # the suffix of a key table the loader is still filling
+
+
+def _adopt_keys(con: duckdb.DuckDBPyConnection, table: str, col: str, parquet: Path) -> None:
+    """After a load that wrote ``parquet``: the loader's keys become the column's stored keys, valid for
+    the file as it is now (a failed load's half-filled table is dropped by the caller)."""
+    final = key_table_name(table, col)
+    loading = final + _LOADING
+    st = parquet.stat()
+    con.execute(f"DROP TABLE IF EXISTS {final}")
+    con.execute(f"ALTER TABLE {loading} RENAME TO {final.split('.', 1)[1]}")
+    con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) VALUES (?, ?, ?, ?, ?)",
+                [table, col, st.st_size, st.st_mtime_ns, final])
+
+
+def key_table_name(dataset: str, col: str) -> str:
+    """Where a loaded dataset column's content keys (row id, md5 of the value) are stored."""
+    return f"jdb_cache.k_{dataset}_{hashlib.sha1(col.encode()).hexdigest()[:8]}"
+
+
+def content_key(expr: str) -> str:
+    """SQL for the stats cache's key of a value: the md5 of its text, as a 128-bit number."""
+    return f"md5_number(CAST(({expr}) AS VARCHAR))"
 
 
 def drop_stat_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
@@ -154,11 +182,12 @@ def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
                 f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
 
 
-def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key: str) -> list[LoadError]:
+def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key: str, keys: str) -> list[LoadError]:
     """Parse chunk by chunk straight into the dataset's Parquet file (no chunk is held after it is
-    written; a second thread writes and compresses a chunk while the next is parsed). A field first
-    seen in a later chunk starts a new part; the parts are then unioned by column name in one
-    streaming COPY."""
+    written; a second thread writes and compresses a chunk while the next is parsed, and adds its texts'
+    content keys to ``keys`` + ``_LOADING``, so that no run reads every text again to key it). A field
+    first seen in a later chunk starts a new part; the parts are then unioned by column name in one
+    streaming COPY (in order: row ids stay)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     import pyarrow.parquet as pq
@@ -167,6 +196,17 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
     parts: list[Path] = []
     writer: pq.ParquetWriter | None = None
     written: Future | None = None  # the previous chunk's write
+    loading = keys + _LOADING
+    con.execute(f"CREATE OR REPLACE TABLE {loading} (__rid BIGINT, key UHUGEINT)")
+    cursor = con.cursor()  # the writer thread's
+    rows = 0
+
+    def write(w: pq.ParquetWriter, data: pa.Table, first: int) -> None:
+        w.write_table(data, row_group_size=ROW_GROUP_ROWS)
+        chunk = pa.table({"__rid": pa.array(range(first, first + data.num_rows), pa.int64()),  # noqa: F841
+                          "v": data.column(text_key)})
+        cursor.execute(f"INSERT INTO {loading} SELECT __rid, {content_key('v')} FROM chunk ORDER BY __rid")
+
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="juicedb-write") as io:
             for chunk in read_jsonl(path, text_key=text_key, chunk_rows=JSONL_CHUNK_ROWS):
@@ -189,14 +229,15 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
                 for f in writer.schema:  # a field this chunk lacks: nulls
                     if f.name not in data.column_names:
                         data = data.append_column(f, pa.nulls(data.num_rows, f.type))
-                written = io.submit(writer.write_table, data.select(writer.schema.names),
-                                    row_group_size=ROW_GROUP_ROWS)
+                written = io.submit(write, writer, data.select(writer.schema.names), rows)
+                rows += data.num_rows
             if written is not None:
                 written.result()
                 written = None
         if writer is not None:
             writer.close()
             writer = None
+        cursor.close()
         if not parts:
             _copy_to(con, f'SELECT NULL::BIGINT AS uid, NULL::VARCHAR AS "{text_key}" WHERE false', out)
         elif len(parts) == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pytest
 
@@ -333,6 +335,31 @@ def test_rethreshold_from_a_fully_scored_dataset_matches_a_fresh_run(tmp_path):
     assert got == want and 0 < len(want) < 300
     assert keys == [1]
     assert n_words == [320]
+
+
+def test_a_jsonl_load_stores_its_texts_keys_for_the_file_it_wrote(tmp_path, monkeypatch):
+    """The loader keys every text as it writes it (the engine then never reads all texts to key them);
+    the keys are the engine's own, by row id, also across the parts of a file whose fields change."""
+    from juicedb.engine import load
+    monkeypatch.setattr(load, "JSONL_CHUNK_ROWS", 50)  # several chunks; a field that appears in chunk 3
+    rows = [{"text": f"doc {i % 90} é", **({"extra": i} if i >= 120 else {})} for i in range(260)]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    with juicedb.open(tmp_path / "ws") as ws:
+        ws.load(path)
+        [(table, name, size)] = [tuple(r.values()) for r in
+                                 ws.sql("SELECT dataset, table_name, size FROM jdb_cache.keys").to_pylist()]
+        parquet = tmp_path / "ws" / "data" / f"{table}.parquet"
+        assert size == parquet.stat().st_size
+        same = ws.sql(f"SELECT count(*) AS n FROM {name} k JOIN (SELECT file_row_number AS __rid, "
+                      f"md5_number(CAST(text AS VARCHAR)) AS key FROM read_parquet('{parquet}', file_row_number = true)) "
+                      "f USING (__rid) WHERE k.key = f.key").to_pylist()
+        assert same == [{"n": 260}]
+        assert ws.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE '%__loading'").to_pylist() == \
+            [{"n": 0}]
+        # a run reads them (nothing rebuilt) and computes the same stats as keys made by the engine
+        got = ws.run(f"SELECT text_len(text) AS n FROM dataset('{path}') WHERE text_len(text) > 8").to_pylist()
+    assert got == [{"n": len(r["text"])} for r in rows if len(r["text"]) > 8]
 
 
 def test_a_rethreshold_reads_the_kept_stat_table_until_the_file_changes(tmp_path):
