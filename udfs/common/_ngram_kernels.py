@@ -197,13 +197,15 @@ def refined_words(cps, offsets, special, base, len_mix, lower, case):  # pragma:
                     end = p
                     h = np.uint64(0)
                     power = np.uint64(1)
-                # the word grows to p: add the code points since its last end (specials inside a word count)
-                for q in range(end, p + 1):
+                # the word grows to p: first the special code points inside it since its last end
+                for q in range(end, p):
                     cq = cps[q]
                     if lower:
                         cq = case[cq]
                     h += np.uint64(cq) * power
                     power *= base
+                h += np.uint64(c) * power
+                power *= base
                 end = p + 1
         bounds[d + 1] = w
     if w < runs // 2:  # give the slack back

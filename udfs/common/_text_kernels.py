@@ -52,14 +52,19 @@ def decode_utf8(data, starts, ends, offsets, out):  # pragma: no cover (compiled
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def count_marked(cps, offsets, lut):  # pragma: no cover (compiled)
-    """Per text, how many of its code points ``lut`` marks True."""
+    """Per text, how many of its code points have bit 0 and bit 1 of the uint8 ``lut`` (columns 0 and 1; its
+    other bits must be 0)."""
     n = len(offsets) - 1
-    out = np.zeros(n, dtype=np.int64)
+    out = np.zeros((n, 2), dtype=np.int64)
     for i in range(n):
-        c = 0
+        a0 = 0
+        a1 = 0
         for p in range(offsets[i], offsets[i + 1]):
-            c += lut[cps[p]]
-        out[i] = c
+            v = lut[cps[p]]
+            a0 += v & 1
+            a1 += v >> 1
+        out[i, 0] = a0
+        out[i, 1] = a1
     return out
 
 
@@ -139,12 +144,16 @@ def count_marked_utf8(data, starts, ends, lut):  # pragma: no cover (compiled)
     """``count_marked`` straight from UTF-8 bytes (text ``i`` is ``data[starts[i]:ends[i]]``): decodes as
     ``decode_utf8`` does, without writing the code points anywhere."""
     n = len(starts)
-    out = np.zeros(n, dtype=np.int64)
+    out = np.zeros((n, 2), dtype=np.int64)
     for i in range(n):
+        a0 = 0
+        a1 = 0
         p, end = starts[i], ends[i]
-        c_marked = 0
         while p < end:
             c, p = _next_code_point(data, p, end)
-            c_marked += lut[c]
-        out[i] = c_marked
+            v = lut[c]
+            a0 += v & 1
+            a1 += v >> 1
+        out[i, 0] = a0
+        out[i, 1] = a1
     return out

@@ -80,6 +80,12 @@ def alnum_lut() -> np.ndarray:
 
 
 @cache
+def char_classes() -> np.ndarray:
+    """One uint8 per code point: bit 0 ``str.isalnum()``, bit 1 DJ's special characters."""
+    return alnum_lut().view(np.uint8) | (special_lut().view(np.uint8) << 1)
+
+
+@cache
 def lower_lut() -> tuple[np.ndarray, np.ndarray]:
     """Python's ``str.lower()`` one code point at a time, as a table, and the code points where a text's
     ``lower()`` is not that map: one that lowers to several code points (U+0130) and capital sigma, whose

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from juicedb.udfs.common.chars import lower_lut, refined_word_pattern, special_lut
+from juicedb.udfs.common.chars import char_classes, lower_lut, refined_word_pattern, special_lut
 from juicedb.udfs.common.hashing import BASE, LEN_MIX
 
 
@@ -84,7 +84,16 @@ class TextBatch:
         return np.concatenate(([0], np.cumsum(self.lengths)))
 
     def count_chars(self, lut: np.ndarray) -> np.ndarray:
-        """Per text, how many code points ``lut`` marks True."""
+        """Per text, how many code points ``lut`` (boolean, one entry per code point) marks True."""
+        return self._count_classes(lut.view(np.uint8))[:, 0]
+
+    @cached_property
+    def char_classes(self) -> np.ndarray:
+        """Per text, its alphanumeric (column 0) and DJ special (column 1) code points: one pass for both."""
+        return self._count_classes(char_classes())
+
+    def _count_classes(self, lut: np.ndarray) -> np.ndarray:
+        """Per text, its code points with bit 0 and with bit 1 of ``lut`` (uint8 per code point)."""
         from juicedb.udfs.common._text_kernels import count_marked, count_marked_utf8
         if "codepoints" in self.__dict__:  # decoded already for another operator
             return count_marked(self.codepoints, self.offsets, lut)

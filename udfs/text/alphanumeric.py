@@ -5,7 +5,6 @@ from __future__ import annotations
 import pyarrow as pa
 
 from juicedb.registry import filter_op
-from juicedb.udfs.common.chars import alnum_lut
 from juicedb.udfs.common.text import TextBatch
 
 
@@ -17,4 +16,4 @@ def alnum_ratio(batch: TextBatch) -> pa.Array:
     >>> alnum_ratio(TextBatch(["a1!?", "", "中文。"])).to_pylist()
     [0.5, 0.0, 0.6666666666666666]
     """
-    return batch.ratio(batch.count_chars(alnum_lut()))
+    return batch.ratio(batch.char_classes[:, 0])

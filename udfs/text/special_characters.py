@@ -5,7 +5,6 @@ from __future__ import annotations
 import pyarrow as pa
 
 from juicedb.registry import filter_op
-from juicedb.udfs.common.chars import special_lut
 from juicedb.udfs.common.text import TextBatch
 
 
@@ -17,4 +16,4 @@ def special_char_ratio(batch: TextBatch) -> pa.Array:
     >>> special_char_ratio(TextBatch(["Do you need a cup of coffee?"])).to_pylist()
     [0.25]
     """
-    return batch.ratio(batch.count_chars(special_lut()))
+    return batch.ratio(batch.char_classes[:, 1])

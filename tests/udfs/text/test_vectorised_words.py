@@ -97,6 +97,10 @@ def test_code_points_decoded_from_a_sliced_array_with_nulls():
         assert "codepoints" not in fresh.__dict__
         assert direct.tolist() == [sum(bool(lut[ord(c)]) for c in t) for t in want]
         assert np.array_equal(batch.count_chars(lut), direct)
+    # both classes in one pass (digits are both), from the bytes and from decoded code points alike
+    want = np.column_stack([TextBatch(arr).count_chars(alnum_lut()), TextBatch(arr).count_chars(special_lut())])
+    assert np.array_equal(TextBatch(arr).char_classes, want) and np.array_equal(batch.char_classes, want)
+    assert TextBatch(["a1!"]).char_classes.tolist() == [[2, 2]]
     assert get_op("words_num_filter").compute(batch, {})["num_words"].to_pylist() == [2, None, 0, 2, None, 1]
 
 
