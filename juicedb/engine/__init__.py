@@ -628,9 +628,10 @@ class Engine:
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
         pool: Executor | None = None
-        threaded = all(c.spec.on_threads(c.params) for c in calls)
-        if ray is None and threaded:  # no copy of the data, no process to start: any size is worth it
+        threaded = ray is None and all(c.spec.on_threads(c.params) for c in calls)
+        if threaded:  # no copy of the data, no process to start: any size is worth it
             pool = self._thread_pool()
+            threaded = pool is not None
         elif ray is None and total >= POOL_MIN_ROWS and all(_poolable(c.spec) for c in calls):
             pool = self._pool()
         fetch = step * (ray.batches_per_job if ray else 4 * self.workers if pool else 1)
@@ -669,13 +670,13 @@ class Engine:
         for start in range(0, total, fetch):
             chunk = self._fetch(ctx, todo, calls, deps, input_sql, rids, start, start + fetch)
             values = chunk.column("x").combine_chunks()
-            if threaded and pool:
+            if threaded:
                 slices = [values.slice(i, step) for i in range(0, len(values), step)]
             else:  # concat_arrays copies each slice into its own buffers: a pickled slice would carry the chunk
                 slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
             if ray is not None:  # as the pool: the cluster starts on this chunk while the previous one is stored
                 parts = ray.map(by_name, slices)
-            elif threaded and pool:  # the threads start on this chunk while the previous one is stored
+            elif threaded:  # the threads start on this chunk while the previous one is stored
                 specs = [(c.spec, c.params) for c in calls]
                 parts = [pool.submit(compute_group, specs, v) for v in slices]
             elif pool:  # the workers start on this chunk while the previous one is stored

@@ -237,7 +237,6 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
         if writer is not None:
             writer.close()
             writer = None
-        cursor.close()
         if not parts:
             _copy_to(con, f'SELECT NULL::BIGINT AS uid, NULL::VARCHAR AS "{text_key}" WHERE false', out)
         elif len(parts) == 1:
@@ -248,6 +247,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
     finally:
         if written is not None:
             written.exception()  # the write in flight ends before its file is closed or removed
+        cursor.close()
         if writer is not None:
             writer.close()
         for p in parts:
