@@ -88,6 +88,23 @@ def _count(keys, lo, hi, table, counts, used, repeats):  # pragma: no cover (com
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
+def _top_k_share(keys, lo, hi, limit, table, counts, used, repeats):  # pragma: no cover (compiled)
+    """DJ's repetition ratio of the n-gram keys ``keys[lo:hi]`` (see ``top_k_shares``)."""
+    if hi <= lo:
+        return 0.0
+    if hi - lo > limit:
+        distinct, reps = _run_lengths(keys[lo:hi])
+        n_rep = len(reps)
+    else:
+        distinct, n_rep = _count(keys, lo, hi, table, counts, used, repeats)
+        reps = repeats[:n_rep]
+    k = min(_isqrt(distinct), n_rep)
+    if k <= 0:
+        return 0.0
+    return np.sort(reps)[n_rep - k:].sum() / (hi - lo)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
 def top_k_shares(keys, offsets, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
     """Per text ``i`` (n-gram keys ``keys[offsets[i]:offsets[i+1]]``): Data-Juicer's repetition ratio, the share
     of all n-grams taken by the k most frequent distinct ones, k = min(isqrt(#distinct), #distinct - #singletons);
@@ -98,50 +115,78 @@ def top_k_shares(keys, offsets, out, limit=HASH_LIMIT):  # pragma: no cover (com
     used = np.empty(longest, dtype=np.int64)
     repeats = np.empty(longest, dtype=np.int64)
     for i in range(len(offsets) - 1):
-        lo, hi = offsets[i], offsets[i + 1]
-        out[i] = 0.0
-        if hi <= lo:
-            continue
-        if hi - lo > limit:
-            distinct, reps = _run_lengths(keys[lo:hi])
-            n_rep = len(reps)
-        else:
-            distinct, n_rep = _count(keys, lo, hi, table, counts, used, repeats)
-            reps = repeats[:n_rep]
-        k = min(_isqrt(distinct), n_rep)
-        if k > 0:
-            out[i] = np.sort(reps)[n_rep - k:].sum() / (hi - lo)
+        out[i] = _top_k_share(keys, offsets[i], offsets[i + 1], limit, table, counts, used, repeats)
     return out
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _char_keys(cp, o, m, n, base, lead, dst):  # pragma: no cover (compiled)
+    """The m >= 1 keys of the code point n-grams starting at ``cp[o]`` into ``dst[:m]`` (see ``char_ngram_keys``)."""
+    key = np.uint64(0)
+    for j in range(n - 1):  # m >= 1: the text has at least n code points
+        key = (key << np.uint64(21)) + np.uint64(cp[o + j]) if n <= 3 else key * base + np.uint64(cp[o + j])
+    for t in range(m):
+        if n <= 3:  # exact: 21 bits per code point, the oldest shifted out of the 63 kept bits
+            key = ((key << np.uint64(21)) + np.uint64(cp[o + t + n - 1])) & np.uint64((1 << (21 * n)) - 1)
+        else:  # rolling polynomial hash, the same value as the direct sum mod 2**64
+            key = key * base + np.uint64(cp[o + t + n - 1])
+        dst[t] = key
+        if n > 3:
+            key -= np.uint64(cp[o + t]) * lead
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _ngram_offsets(offsets, n):  # pragma: no cover (compiled)
+    """Where each text's n-grams start and end once packed (a text of length L has max(L - n + 1, 0))."""
+    koff = np.zeros(len(offsets), dtype=np.int64)
+    for i in range(len(offsets) - 1):
+        koff[i + 1] = koff[i] + max(offsets[i + 1] - offsets[i] - n + 1, 0)
+    return koff
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _lead(base, n):  # pragma: no cover (compiled)
+    """base ** (n - 1) mod 2**64: the weight of the code point that leaves a rolling window."""
+    lead = np.uint64(1)
+    for _ in range(n - 1):
+        lead *= base
+    return lead
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def char_ngram_keys(cp, offsets, n, base):  # pragma: no cover (compiled)
     """The keys of every text's code point n-grams, as ``character_repetition.ngram_keys`` gives them (21 bits
     per code point packed for n <= 3, else sum of cp[j] * base**(n-1-j) mod 2**64), and each text's range."""
-    counts = np.maximum(offsets[1:] - offsets[:-1] - n + 1, 0)
-    koff = np.zeros(len(counts) + 1, dtype=np.int64)
-    for i in range(len(counts)):
-        koff[i + 1] = koff[i] + counts[i]
+    koff = _ngram_offsets(offsets, n)
     keys = np.empty(koff[-1], dtype=np.uint64)
-    lead = np.uint64(1)  # base ** (n - 1): the weight of the code point that leaves a rolling window
-    for _ in range(n - 1):
-        lead *= base
-    for i in range(len(counts)):
-        o = offsets[i]
-        if counts[i] == 0:
-            continue
-        key = np.uint64(0)
-        for j in range(n - 1):
-            key = (key << np.uint64(21)) + np.uint64(cp[o + j]) if n <= 3 else key * base + np.uint64(cp[o + j])
-        for t in range(counts[i]):
-            if n <= 3:  # exact: 21 bits per code point, the oldest shifted out of the 63 kept bits
-                key = ((key << np.uint64(21)) + np.uint64(cp[o + t + n - 1])) & np.uint64((1 << (21 * n)) - 1)
-            else:  # rolling polynomial hash, the same value as the direct sum mod 2**64
-                key = key * base + np.uint64(cp[o + t + n - 1])
-            keys[koff[i] + t] = key
-            if n > 3:
-                key -= np.uint64(cp[o + t]) * lead
+    lead = _lead(base, n)
+    for i in range(len(offsets) - 1):
+        if koff[i + 1] > koff[i]:
+            _char_keys(cp, offsets[i], koff[i + 1] - koff[i], n, base, lead, keys[koff[i]:koff[i + 1]])
     return keys, koff
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def char_top_k_shares(cp, offsets, n, base, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
+    """``top_k_shares`` of ``char_ngram_keys``, each text's keys made in a scratch buffer just before they are
+    counted (they stay in cache; the batch's keys are never all held)."""
+    koff = _ngram_offsets(offsets, n)
+    size, longest = _table_size(koff, limit)
+    table = np.zeros(size, dtype=np.uint64)
+    counts = np.zeros(size, dtype=np.int32)
+    used = np.empty(longest, dtype=np.int64)
+    repeats = np.empty(longest, dtype=np.int64)
+    scratch = np.empty(longest, dtype=np.uint64)
+    lead = _lead(base, n)
+    for i in range(len(offsets) - 1):
+        m = koff[i + 1] - koff[i]
+        if m == 0:
+            out[i] = 0.0
+            continue
+        keys = scratch if m <= longest else np.empty(m, dtype=np.uint64)  # over the limit: sorted, own copy
+        _char_keys(cp, offsets[i], m, n, base, lead, keys)
+        out[i] = _top_k_share(keys, 0, m, limit, table, counts, used, repeats)
+    return out
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")

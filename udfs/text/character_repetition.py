@@ -21,10 +21,9 @@ def char_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
     >>> char_rep_ratio(TextBatch(["a v s e c s f e f g a a a a a a a a a a"]), rep_len=5).to_pylist()
     [0.45714285714285713]
     """
-    from juicedb.udfs.common._ngram_kernels import char_ngram_keys, top_k_shares
+    from juicedb.udfs.common._ngram_kernels import char_top_k_shares
 
     # n-grams of over 3 code points are keyed by a polynomial hash (a collision among one document's
     # n-grams: below 1e-11), shorter ones exactly (21 bits per code point)
-    keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, rep_len, BASE)
-    out = top_k_shares(keys, spans, np.zeros(len(batch), dtype=np.float64))
+    out = char_top_k_shares(batch.codepoints, batch.offsets, rep_len, BASE, np.zeros(len(batch)))
     return pa.array(out, pa.float64(), mask=~batch.valid)

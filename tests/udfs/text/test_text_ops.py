@@ -129,7 +129,8 @@ def test_long_texts_are_counted_by_sorting_with_the_same_results():
     20 n-grams, so most real texts take that path)."""
     import numpy as np
 
-    from juicedb.udfs.common._ngram_kernels import char_ngram_keys, repeated_ngram_shares, top_k_shares
+    from juicedb.udfs.common._ngram_kernels import (char_ngram_keys, char_top_k_shares, repeated_ngram_shares,
+                                                     top_k_shares)
     from juicedb.udfs.common.hashing import BASE, SEQ
     from juicedb.udfs.common.text import TextBatch
     batch = TextBatch(_demo_texts())
@@ -137,6 +138,10 @@ def test_long_texts_are_counted_by_sorting_with_the_same_results():
         keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, n, BASE)
         hashed = top_k_shares(keys, spans, np.zeros(len(batch)))
         assert np.array_equal(top_k_shares(keys, spans, np.zeros(len(batch)), 20), hashed)
+        # the fused kernel (each text's keys made just before they are counted) agrees on both paths
+        for limit in (20, 1 << 20):
+            fused = char_top_k_shares(batch.codepoints, batch.offsets, n, BASE, np.zeros(len(batch)), limit)
+            assert np.array_equal(fused, hashed)
         words = batch.word_spans(lower=True)
         hashed = repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)))
         assert np.array_equal(repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)), 20),
