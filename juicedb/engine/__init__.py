@@ -623,7 +623,10 @@ class Engine:
         Each chunk's inputs are read by row id range, in row id order: from a dataset's Parquet file
         only the row groups holding the chunk are decoded.
         """
-        rids = self.con.sql(f"SELECT __rid FROM {todo} ORDER BY rn").to_arrow_table().column(0).to_numpy()
+        # every row to compute, in rn order (rn runs 1..total): its row id and need flags, sliced per chunk
+        rows = self.con.sql(f"SELECT rn, __rid, {', '.join(f'need_{c.id}' for c in calls)} FROM {todo} "
+                            "ORDER BY rn").to_arrow_table()
+        rids = rows.column("__rid").to_numpy()
         total = len(rids)
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
@@ -668,7 +671,7 @@ class Engine:
                 self.run.on_progress(label, min(end, total), total)
 
         for start in range(0, total, fetch):
-            chunk = self._fetch(ctx, todo, calls, deps, input_sql, rids, start, start + fetch)
+            chunk = self._fetch(ctx, todo, calls, deps, input_sql, rows, start, start + fetch)
             values = chunk.column("x").combine_chunks()
             if threaded:
                 slices = [values.slice(i, step) for i in range(0, len(values), step)]
@@ -727,15 +730,17 @@ class Engine:
             ray.done(inputs)
 
     def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
-               rids: np.ndarray, start: int, end: int) -> pa.Table:
-        """Rows ``start < rn <= end`` of ``todo``: ``rn``, the need flags and the input ``x``, in ``rn`` order.
+               rows: pa.Table, start: int, end: int) -> pa.Table:
+        """Rows ``start < rn <= end`` of ``todo`` (``rows``: all of them, in ``rn`` order, with their row ids and
+        need flags): ``rn``, the need flags and the input ``x``, in ``rn`` order.
 
         Without dependencies the input is read straight from the working relation by row id range
         (a dataset's Parquet file decodes only the row groups of the range; in a sparse range only the
         rows to be computed are converted); otherwise through the joins, by row id.
         """
         alias = quote(ctx.base_alias)
-        want = rids[start:end]
+        part = rows.slice(start, end - start)
+        want = part.column("__rid").to_numpy()
         lo, hi = int(want[0]), int(want[-1])
         needs = ", ".join(f"t.need_{c.id}" for c in calls)
         if deps:
@@ -743,8 +748,7 @@ class Engine:
                 f"SELECT t.rn, ({input_sql}) AS x, {needs} FROM {todo} t JOIN {self._relation(ctx, deps)} "
                 f"ON {alias}.__rid = t.__rid WHERE t.rn > {start} AND t.rn <= {end} AND {alias}.__rid BETWEEN {lo} "
                 f"AND {hi} ORDER BY t.rn").to_arrow_table()
-        meta = self.con.sql(f"SELECT t.rn, {needs} FROM {todo} t WHERE t.rn > {start} AND t.rn <= {end} "
-                            "ORDER BY t.rn").to_arrow_table()
+        meta = part.select(["rn", *(f"need_{c.id}" for c in calls)])
         wanted = pa.table({"__rid": pa.array(want, pa.int64())})  # noqa: F841 - read by SQL
         # a sparse range (a later stage's survivors): only the wanted rows leave DuckDB
         only = " AND __rid IN (SELECT __rid FROM wanted)" if len(want) < 0.9 * (hi - lo + 1) else ""
