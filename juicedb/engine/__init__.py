@@ -732,7 +732,7 @@ class Engine:
     def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
                rows: pa.Table, start: int, end: int) -> pa.Table:
         """Rows ``start < rn <= end`` of ``todo`` (``rows``: all of them, in ``rn`` order, with their row ids and
-        need flags): ``rn``, the need flags and the input ``x``, in ``rn`` order.
+        need flags): ``rn``, the need flags and the input ``x`` (not necessarily in ``rn`` order).
 
         Without dependencies the input is read straight from the working relation by row id range
         (a dataset's Parquet file decodes only the row groups of the range; in a sparse range only the
@@ -756,7 +756,11 @@ class Engine:
                            f"WHERE __rid BETWEEN {lo} AND {hi}{only}").to_arrow_table()
         have = got.column(0).to_numpy()
         values = got.column(1)
-        if len(have) != len(want) or not np.array_equal(have, want):
+        if len(have) == len(want) and not np.array_equal(have, want):
+            # the wanted rows in the order DuckDB's threads returned them: reorder the (small) meta to match
+            # them (row ids ascend with rn) rather than copying the texts into rn order
+            meta = meta.take(pa.array(np.searchsorted(want, have)))
+        elif len(have) != len(want):  # a dense range read whole: the wanted rows, in rn order
             order = np.argsort(have, kind="stable")
             values = values.take(pa.array(order[np.searchsorted(have[order], want)]))
         return meta.append_column("x", values)
