@@ -14,9 +14,16 @@ the emoji release: Data-Juicer 1.6.1 runs with ``emoji==2.2.0``, which we pin.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import string
+import sys
+import threading
+import unicodedata
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import emoji
 import numpy as np
@@ -62,6 +69,43 @@ def special_lut() -> np.ndarray:
     return lut
 
 
+TABLE_CACHE_ENV = "JUICEDB_TABLE_CACHE"
+_building = threading.Lock()  # operator threads ask for a table at once: one builds it, the others wait
+
+
+def _table_dir() -> Path:
+    """Where built tables are kept: ``$JUICEDB_TABLE_CACHE``, else ``~/.cache/juicedb/tables``."""
+    env = os.environ.get(TABLE_CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "juicedb" / "tables"
+
+
+def _stored(name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """A table over all code points, built once per Python, Unicode and emoji version (and version of this
+    file) and kept on disk
+    (building one from Python's string methods costs ~0.1-0.3 s in every process); built in memory when
+    the folder cannot be written, rebuilt when its file cannot be read."""
+    source = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:10]  # a changed recipe: a new table
+    key = (f"{name}-py{sys.version_info[0]}.{sys.version_info[1]}-ucd{unicodedata.unidata_version}"
+           f"-emoji{emoji.__version__}-{source}.npy")
+    path = _table_dir() / key
+    with _building:
+        try:
+            table = np.load(path, allow_pickle=False)
+            if table.shape[0] == MAX_CODE_POINT:
+                return table
+        except (OSError, ValueError):
+            pass
+        table = build()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
+            np.save(tmp, table, allow_pickle=False)
+            tmp.replace(path)
+        except OSError:
+            pass
+        return table
+
+
 def _every_code_point(sep: str = "") -> str:
     """Every code point but U+0000 (the separator), in order."""
     return sep.join(map(chr, range(1, MAX_CODE_POINT)))
@@ -75,8 +119,10 @@ def _code_points(text: str) -> np.ndarray:
 def alnum_lut() -> np.ndarray:
     """Boolean lookup table: Python's ``str.isalnum()`` for every code point (``re``'s Unicode ``\\w`` is
     exactly isalnum() or '_', so one substitution over all code points marks them)."""
-    marked = _code_points(re.sub(r"[^\W_]", "\0", _every_code_point())) == 0
-    return np.concatenate(([False], marked))
+    def build() -> np.ndarray:
+        marked = _code_points(re.sub(r"[^\W_]", "\0", _every_code_point())) == 0
+        return np.concatenate(([False], marked))
+    return _stored("isalnum", build)
 
 
 @cache
@@ -90,13 +136,16 @@ def lower_lut() -> tuple[np.ndarray, np.ndarray]:
     """Python's ``str.lower()`` one code point at a time, as a table, and the code points where a text's
     ``lower()`` is not that map: one that lowers to several code points (U+0130) and capital sigma, whose
     lower case depends on its neighbours (final sigma)."""
-    lowered = ["\0", *_every_code_point("\0").lower().split("\0")]
-    single = np.fromiter((len(x) == 1 for x in lowered), dtype=bool, count=MAX_CODE_POINT)
-    lut = np.arange(MAX_CODE_POINT, dtype=np.uint32)
-    lut[single] = _code_points("".join(x for x in lowered if len(x) == 1))
-    irregular = ~single
-    irregular[0x3A3] = True
-    return lut, irregular
+    def build() -> np.ndarray:  # one row each: the table, and 1 where irregular
+        lowered = ["\0", *_every_code_point("\0").lower().split("\0")]
+        single = np.fromiter((len(x) == 1 for x in lowered), dtype=bool, count=MAX_CODE_POINT)
+        lut = np.arange(MAX_CODE_POINT, dtype=np.uint32)
+        lut[single] = _code_points("".join(x for x in lowered if len(x) == 1))
+        irregular = ~single
+        irregular[0x3A3] = True
+        return np.stack([lut, irregular.astype(np.uint32)], axis=1)
+    both = _stored("lower", build)
+    return np.ascontiguousarray(both[:, 0]), both[:, 1].astype(bool)
 
 
 def char_class(code_points: list[int]) -> str:

@@ -125,3 +125,21 @@ def test_lowered_words_splice_the_irregular_texts_back_in_order():
     assert got.bounds.tolist() == ref.bounds.tolist()
     assert got.doc.tolist() == ref.doc.tolist()
     assert got.hashes.tolist() == ref.hashes.tolist()
+
+
+def test_code_point_tables_are_kept_on_disk_and_rebuilt_when_unreadable(tmp_path, monkeypatch):
+    import numpy as np
+    from juicedb.udfs.common import chars
+    monkeypatch.setenv(chars.TABLE_CACHE_ENV, str(tmp_path))
+    builds = []
+
+    def build():
+        builds.append(1)
+        return np.arange(chars.MAX_CODE_POINT, dtype=np.uint32) % 7
+
+    first = chars._stored("test", build)
+    [path] = tmp_path.iterdir()
+    assert np.array_equal(chars._stored("test", build), first) and len(builds) == 1  # read back, not built
+    path.write_bytes(b"not a table")
+    assert np.array_equal(chars._stored("test", build), first) and len(builds) == 2  # rebuilt, rewritten
+    assert np.array_equal(np.load(path), first)
