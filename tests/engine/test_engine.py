@@ -160,6 +160,33 @@ def test_a_row_that_breaks_an_operator_is_an_error_row_not_a_lost_batch(tmp_path
     assert errors == [{"op": "fragile_filter", "message": "ValueError: cannot score BOOM", "text": "BOOM here"}]
 
 
+def test_a_failing_row_on_operator_threads_is_its_own_error_row(tmp_path):
+    """The thread path: a later stage reads a sparse set of rows (the order DuckDB returns them in is kept,
+    the row numbers follow it); one bad row in a batch is one errors row, every other row is scored."""
+    @filter_op("fragile_threaded_filter", stat="fragile_t", cost="moderate", threads=True)
+    def fragile(batch):
+        if any("BOOM" in s for s in batch.strings):
+            raise ValueError("cannot score BOOM")
+        return batch.from_list([float(len(s)) for s in batch.strings], pa.float64())
+
+    texts = [("short " if i % 2 else "a longer document here ") + str(i) + (" BOOM" if i == 2501 else "")
+             for i in range(6000)]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    try:
+        with juicedb.open(tmp_path / "ws", workers=2, batch_rows=256) as ws:
+            out = ws.run(f"SELECT text, fragile_t(text) AS n FROM dataset('{path}') "
+                         "WHERE text_len(text) < 16 AND fragile_t(text) > 0").to_pylist()
+            assert ws.engine._threads is not None and ws.engine._executor is None
+            errors = ws.sql("SELECT e.op, e.message, s.text FROM errors e JOIN samples s USING (uid)").to_pylist()
+    finally:
+        unregister("fragile_threaded_filter")
+    want = [t for t in texts if len(t) < 16 and "BOOM" not in t]
+    assert [r["text"] for r in out] == want and len(want) == 2999
+    assert all(r["n"] == len(r["text"]) for r in out)
+    assert errors == [{"op": "fragile_threaded_filter", "message": "ValueError: cannot score BOOM",
+                       "text": texts[2501]}]
+
+
 def test_planned_and_direct_udf_paths_agree(tmp_path, data):
     with juicedb.open(tmp_path / "ws") as ws:
         planned = ws.sql(f"SELECT text, alnum_ratio(text) AS a FROM dataset('{data}') "
