@@ -157,3 +157,23 @@ def count_marked_utf8(data, starts, ends, lut):  # pragma: no cover (compiled)
         out[i, 0] = a0
         out[i, 1] = a1
     return out
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def refined_word_counts(cps, offsets, special):  # pragma: no cover (compiled)
+    """Per text, how many of DJ's refined words it has (``WordSpans.counts`` without hashing them): the runs
+    between ' ', '\\n' and '\\t' that hold a code point ``special`` does not mark."""
+    n = len(offsets) - 1
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        words = 0
+        counted = False  # the current run has a word already
+        for p in range(offsets[i], offsets[i + 1]):
+            c = cps[p]
+            if c == 32 or c == 10 or c == 9:  # noqa: PLR1714 - compiled
+                counted = False
+            elif not counted and not special[c]:
+                words += 1
+                counted = True
+        out[i] = words
+    return out

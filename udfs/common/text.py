@@ -117,6 +117,15 @@ class TextBatch:
             self._spans[lower] = WordSpans.lowered(self) if lower else WordSpans.of(self.codepoints, self.offsets)
         return self._spans[lower]
 
+    @cached_property
+    def word_counts(self) -> np.ndarray:
+        """DJ's number of refined words per text (not lower-cased), counted without hashing the words unless
+        they are at hand already."""
+        if False in self._spans:
+            return self._spans[False].counts()
+        from juicedb.udfs.common._text_kernels import refined_word_counts
+        return refined_word_counts(self.codepoints, self.offsets, special_lut())
+
     def refined_words(self, lower: bool) -> list[list[str]]:
         """DJ's ``words_refinement``: (lower-case,) strip special characters from both ends, drop empty."""
         if lower not in self._refined:
