@@ -620,7 +620,7 @@ class Engine:
         call's operator releases the GIL (``OpSpec.threads``), else to worker processes; with the Ray
         backend, each chunk's batches are one Ray Data job.
         Keys stay inside DuckDB (128-bit md5 numbers do not survive Arrow); batches carry ``rn``.
-        Each chunk's inputs are read by row id range, in row id order: from a dataset's Parquet file
+        Each chunk's inputs are read by row id range, chunks in row id order: from a dataset's Parquet file
         only the row groups holding the chunk are decoded.
         """
         # every row to compute, in rn order (rn runs 1..total): its row id and need flags, sliced per chunk

@@ -58,6 +58,15 @@ def _table_size(offsets, limit):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
+def _counting_space(offsets, limit):  # pragma: no cover (compiled)
+    """The hash table (keys, counts: 0 an empty slot) and the work arrays ``_count`` uses for the texts of
+    ``offsets`` with at most ``limit`` keys, shared by all of them."""
+    size, longest = _table_size(offsets, limit)
+    return (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int32), np.empty(longest, dtype=np.int64),
+            np.empty(longest, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
 def _count(keys, lo, hi, table, counts, used, repeats):  # pragma: no cover (compiled)
     """Count ``keys[lo:hi]`` in the first 2-4x (hi - lo) slots of ``table``; (distinct keys, repeated keys),
     the repeated keys' counts in ``repeats``. Leaves ``counts`` all zero again."""
@@ -89,7 +98,9 @@ def _count(keys, lo, hi, table, counts, used, repeats):  # pragma: no cover (com
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _top_k_share(keys, lo, hi, limit, table, counts, used, repeats):  # pragma: no cover (compiled)
-    """DJ's repetition ratio of the n-gram keys ``keys[lo:hi]`` (see ``top_k_shares``)."""
+    """DJ's repetition ratio of the n-gram keys ``keys[lo:hi]``: the share of all n-grams taken by the k most
+    frequent distinct ones, k = min(isqrt(#distinct), #distinct - #singletons); 0 when k <= 0 or there is no
+    n-gram. More than ``limit`` keys are counted by sorting a copy, fewer in ``table``."""
     if hi <= lo:
         return 0.0
     if hi - lo > limit:
@@ -105,23 +116,9 @@ def _top_k_share(keys, lo, hi, limit, table, counts, used, repeats):  # pragma: 
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def top_k_shares(keys, offsets, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
-    """Per text ``i`` (n-gram keys ``keys[offsets[i]:offsets[i+1]]``): Data-Juicer's repetition ratio, the share
-    of all n-grams taken by the k most frequent distinct ones, k = min(isqrt(#distinct), #distinct - #singletons);
-    0 when k <= 0 or the text has no n-gram. Texts of more than ``limit`` n-grams are counted by sorting."""
-    size, longest = _table_size(offsets, limit)
-    table = np.zeros(size, dtype=np.uint64)
-    counts = np.zeros(size, dtype=np.int32)  # 0: an empty slot
-    used = np.empty(longest, dtype=np.int64)
-    repeats = np.empty(longest, dtype=np.int64)
-    for i in range(len(offsets) - 1):
-        out[i] = _top_k_share(keys, offsets[i], offsets[i + 1], limit, table, counts, used, repeats)
-    return out
-
-
-@njit(cache=True, nogil=True, boundscheck=False)
 def _char_keys(cp, o, m, n, base, lead, dst):  # pragma: no cover (compiled)
-    """The m >= 1 keys of the code point n-grams starting at ``cp[o]`` into ``dst[:m]`` (see ``char_ngram_keys``)."""
+    """The m >= 1 keys of the code point n-grams starting at ``cp[o]`` into ``dst[:m]``: 21 bits per code point
+    packed for n <= 3, else sum of cp[j] * base**(n-1-j) mod 2**64 (a rolling polynomial hash)."""
     key = np.uint64(0)
     for j in range(n - 1):  # m >= 1: the text has at least n code points
         key = (key << np.uint64(21)) + np.uint64(cp[o + j]) if n <= 3 else key * base + np.uint64(cp[o + j])
@@ -137,7 +134,7 @@ def _char_keys(cp, o, m, n, base, lead, dst):  # pragma: no cover (compiled)
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _ngram_offsets(offsets, n):  # pragma: no cover (compiled)
-    """Where each text's n-grams start and end once packed (a text of length L has max(L - n + 1, 0))."""
+    """Where each text's n-grams start and end once packed (a text of L items has max(L - n + 1, 0))."""
     koff = np.zeros(len(offsets), dtype=np.int64)
     for i in range(len(offsets) - 1):
         koff[i + 1] = koff[i] + max(offsets[i + 1] - offsets[i] - n + 1, 0)
@@ -146,7 +143,7 @@ def _ngram_offsets(offsets, n):  # pragma: no cover (compiled)
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _lead(base, n):  # pragma: no cover (compiled)
-    """base ** (n - 1) mod 2**64: the weight of the code point that leaves a rolling window."""
+    """base ** (n - 1) mod 2**64: the weight of the item that leaves a rolling window."""
     lead = np.uint64(1)
     for _ in range(n - 1):
         lead *= base
@@ -154,28 +151,14 @@ def _lead(base, n):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def char_ngram_keys(cp, offsets, n, base):  # pragma: no cover (compiled)
-    """The keys of every text's code point n-grams, as ``character_repetition.ngram_keys`` gives them (21 bits
-    per code point packed for n <= 3, else sum of cp[j] * base**(n-1-j) mod 2**64), and each text's range."""
-    koff = _ngram_offsets(offsets, n)
-    keys = np.empty(koff[-1], dtype=np.uint64)
-    lead = _lead(base, n)
-    for i in range(len(offsets) - 1):
-        if koff[i + 1] > koff[i]:
-            _char_keys(cp, offsets[i], koff[i + 1] - koff[i], n, base, lead, keys[koff[i]:koff[i + 1]])
-    return keys, koff
-
-
-@njit(cache=True, nogil=True, boundscheck=False)
 def char_top_k_shares(cp, offsets, n, base, out, limit=HASH_LIMIT):  # pragma: no cover (compiled)
-    """``top_k_shares`` of ``char_ngram_keys``, each text's keys made in a scratch buffer just before they are
-    counted (they stay in cache; the batch's keys are never all held)."""
+    """Per text ``i`` (code points ``cp[offsets[i]:offsets[i+1]]``): Data-Juicer's character repetition ratio
+    of its n-grams (``_top_k_share`` of ``_char_keys``), each text's keys made in a scratch buffer just before
+    they are counted (they stay in cache; the batch's keys are never all held). Texts of more than ``limit``
+    n-grams are counted by sorting."""
     koff = _ngram_offsets(offsets, n)
-    size, longest = _table_size(koff, limit)
-    table = np.zeros(size, dtype=np.uint64)
-    counts = np.zeros(size, dtype=np.int32)
-    used = np.empty(longest, dtype=np.int64)
-    repeats = np.empty(longest, dtype=np.int64)
+    table, counts, used, repeats = _counting_space(koff, limit)
+    longest = len(used)
     scratch = np.empty(longest, dtype=np.uint64)
     lead = _lead(base, n)
     for i in range(len(offsets) - 1):
@@ -263,29 +246,20 @@ def repeated_ngram_shares(hashes, bounds, n, seq, out, limit=HASH_LIMIT):  # pra
     """Per text (words ``hashes[bounds[i]:bounds[i+1]]``): the share of its word n-grams that occur in it more
     than once (DJ's word repetition ratio); 0 when it has no n-gram. The n-grams' keys (a rolling polynomial of
     the word hashes, mixed) are counted in a hash table, by sorting for texts of more than ``limit``."""
-    counts_per_text = np.maximum(bounds[1:] - bounds[:-1] - n + 1, 0)
-    koff = np.zeros(len(counts_per_text) + 1, dtype=np.int64)
-    for i in range(len(counts_per_text)):
-        koff[i + 1] = koff[i] + counts_per_text[i]
+    koff = _ngram_offsets(bounds, n)
     keys = np.empty(koff[-1], dtype=np.uint64)
-    lead = np.uint64(1)
-    for _ in range(n - 1):
-        lead *= seq
-    for i in range(len(counts_per_text)):
+    lead = _lead(seq, n)
+    for i in range(len(bounds) - 1):
         lo = bounds[i]
         key = np.uint64(0)
         for j in range(min(n - 1, bounds[i + 1] - lo)):
             key = key * seq + hashes[lo + j]
-        for t in range(counts_per_text[i]):
+        for t in range(koff[i + 1] - koff[i]):
             key = key * seq + hashes[lo + t + n - 1]
             keys[koff[i] + t] = _mix(key)
             key -= hashes[lo + t] * lead
-    size, longest = _table_size(koff, limit)
-    table = np.zeros(size, dtype=np.uint64)
-    counts = np.zeros(size, dtype=np.int32)
-    used = np.empty(longest, dtype=np.int64)
-    repeats = np.empty(longest, dtype=np.int64)
-    for i in range(len(counts_per_text)):
+    table, counts, used, repeats = _counting_space(koff, limit)
+    for i in range(len(bounds) - 1):
         lo, hi = koff[i], koff[i + 1]
         out[i] = 0.0
         if hi <= lo:

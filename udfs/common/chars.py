@@ -81,9 +81,8 @@ def _table_dir() -> Path:
 
 def _stored(name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
     """A table over all code points, built once per Python, Unicode and emoji version (and version of this
-    file) and kept on disk
-    (building one from Python's string methods costs ~0.1-0.3 s in every process); built in memory when
-    the folder cannot be written, rebuilt when its file cannot be read."""
+    file) and kept on disk (building one from Python's string methods costs ~0.1-0.3 s in every process);
+    built in memory when the folder cannot be written, rebuilt when its file cannot be read."""
     source = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:10]  # a changed recipe: a new table
     key = (f"{name}-py{sys.version_info[0]}.{sys.version_info[1]}-ucd{unicodedata.unidata_version}"
            f"-emoji{emoji.__version__}-{source}.npy")
@@ -96,13 +95,13 @@ def _stored(name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         except (OSError, ValueError):
             pass
         table = build()
+        tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
             np.save(tmp, table, allow_pickle=False)
             tmp.replace(path)
         except OSError:
-            pass
+            tmp.unlink(missing_ok=True)
         return table
 
 
@@ -136,7 +135,7 @@ def lower_lut() -> tuple[np.ndarray, np.ndarray]:
     """Python's ``str.lower()`` one code point at a time, as a table, and the code points where a text's
     ``lower()`` is not that map: one that lowers to several code points (U+0130) and capital sigma, whose
     lower case depends on its neighbours (final sigma)."""
-    def build() -> np.ndarray:  # one row each: the table, and 1 where irregular
+    def build() -> np.ndarray:  # two columns: the table, and 1 where irregular
         lowered = ["\0", *_every_code_point("\0").lower().split("\0")]
         single = np.fromiter((len(x) == 1 for x in lowered), dtype=bool, count=MAX_CODE_POINT)
         lut = np.arange(MAX_CODE_POINT, dtype=np.uint32)

@@ -129,19 +129,15 @@ def test_long_texts_are_counted_by_sorting_with_the_same_results():
     20 n-grams, so most real texts take that path)."""
     import numpy as np
 
-    from juicedb.udfs.common._ngram_kernels import (char_ngram_keys, char_top_k_shares, repeated_ngram_shares,
-                                                     top_k_shares)
+    from juicedb.udfs.common._ngram_kernels import char_top_k_shares, repeated_ngram_shares
     from juicedb.udfs.common.hashing import BASE, SEQ
     from juicedb.udfs.common.text import TextBatch
     batch = TextBatch(_demo_texts())
     for n in (1, 3, 10):
-        keys, spans = char_ngram_keys(batch.codepoints, batch.offsets, n, BASE)
-        hashed = top_k_shares(keys, spans, np.zeros(len(batch)))
-        assert np.array_equal(top_k_shares(keys, spans, np.zeros(len(batch)), 20), hashed)
-        # the fused kernel (each text's keys made just before they are counted) agrees on both paths
-        for limit in (20, 1 << 20):
-            fused = char_top_k_shares(batch.codepoints, batch.offsets, n, BASE, np.zeros(len(batch)), limit)
-            assert np.array_equal(fused, hashed)
+        hashed = char_top_k_shares(batch.codepoints, batch.offsets, n, BASE, np.zeros(len(batch)))
+        assert np.array_equal(char_top_k_shares(batch.codepoints, batch.offsets, n, BASE, np.zeros(len(batch)), 20),
+                              hashed)
+        assert (hashed > 0).sum() >= 2
         words = batch.word_spans(lower=True)
         hashed = repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)))
         assert np.array_equal(repeated_ngram_shares(words.hashes, words.bounds, n, SEQ, np.zeros(len(batch)), 20),
