@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib.abc
 import importlib.util
 import json
@@ -280,6 +281,7 @@ def worker(job_file: str) -> None:
                                        "reused": s.reused, "kept": s.kept, "seconds": s.seconds}
                                       for s in rep.steps]})
     (workdir / "result.json").write_text(json.dumps({"runs": results}))
+    gc.freeze()  # as the juicedb CLI does before the interpreter exits (cli/main.py)
 
 
 def worker_pure_sql(job_file: str) -> None:

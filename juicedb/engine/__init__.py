@@ -39,6 +39,7 @@ from juicedb.compiler import Compiled, check_script, compile_sql, compile_statem
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, output_keys, register_functions, sql_type
+from juicedb.engine.memory import cap_malloc_arenas, release_free_memory
 from juicedb.engine.load import (Loaded, content_key, drop_stat_tables, key_table_name, load_dataset,
                                  reattach_datasets, sql_path)
 from juicedb.registry import OpSpec, load_builtin_ops
@@ -50,20 +51,6 @@ ESTIMATE_SAMPLE_ROWS = 10_000
 POOL_MIN_ROWS = 20_000
 FLUSH_ROWS = 65_536  # computed stats held before one INSERT into the cache (a crash loses at most these)
 DEFAULT_MEMORY_LIMIT = "2GB"  # below this, starting worker processes costs more than it saves
-
-
-def _cap_malloc_arenas(n: int) -> None:
-    """Let glibc's malloc keep at most ``n`` arenas. Each thread that allocates (operator threads, the JSONL
-    parser and writer) otherwise gets its own, and the large per-batch arrays freed in them stay mapped:
-    on the 200k-document pipeline peak RSS fell ~10% (1,235-1,312 -> 1,115 MB) at the same speed. A no-op
-    where the C library has no ``mallopt`` (not glibc)."""
-    import ctypes
-    import ctypes.util
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, max(int(n), 1))  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
 
 
 def _poolable(spec: OpSpec) -> bool:
@@ -145,7 +132,7 @@ class Engine:
             if shared_dir is None and address is None:
                 shared_dir = Path(database).resolve().parent / "tmp" / "ray"
             self._ray = RayBackend(address, workers, shared_dir)
-        _cap_malloc_arenas(max(2, workers or 1))
+        cap_malloc_arenas(max(2, workers or 1))
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -206,6 +193,7 @@ class Engine:
                               self.data_dir)
         if self.run is not None:
             self.run.loads.append((str(path), loaded))
+        release_free_memory()  # the parsed chunks' buffers
         return loaded.table
 
     def estimate(self, base_sql: str, conjunct: Conjunct, calls: dict[int, OpCall]) -> Estimate:
@@ -358,6 +346,7 @@ class Engine:
                 compiled = compile_statement(text, self, index=self._next_index, base_dir=base_dir, line=line)
                 self._next_index += 1
                 result, written = self.execute(compiled)
+                release_free_memory()
                 last_table = written or last_table
                 if run is not None and written:
                     run.tables[written] = self.con.execute(f"SELECT count(*) FROM {written}").fetchall()[0][0]
@@ -443,6 +432,7 @@ class Engine:
         for stage in ctx.stages:
             if stage.calls:
                 self._compute_calls(ctx, stage.calls, alive, done, call_stats, temps, uid_sql)
+                release_free_memory()  # the stage's fetched inputs and batch arrays
             for i in stage.conjuncts:
                 alive.append(ctx.conjuncts[i].sql)
         if ctx.post_calls:
@@ -458,6 +448,7 @@ class Engine:
                 self._upsert_stats(ctx, rel, alias, call_stats)
         if self._tables:
             c = self._shared_joins(c)
+        release_free_memory()  # before the final SQL reads the surviving rows whole
         return self._final(c)
 
     def _shared_joins(self, c: Compiled) -> Compiled:
