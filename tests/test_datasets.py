@@ -214,3 +214,26 @@ def test_arrow_json_fast_path_equals_the_line_by_line_parse(tmp_path, monkeypatc
             assert [None if v is None else json.loads(v) for v in f.table.column(name).to_pylist()] == \
                 [None if v is None else json.loads(v) for v in s.table.column(name).to_pylist()], name
     assert sum(c.table.num_rows for c in fast) == 4000
+
+
+@pytest.mark.parametrize("setting, codec", [("", "UNCOMPRESSED"), ("lz4", "LZ4_RAW"), ("zstd", "ZSTD")])
+def test_working_copy_compression_follows_the_environment(tmp_path, monkeypatch, setting, codec):
+    monkeypatch.setenv("JUICEDB_DATASET_COMPRESSION", setting)
+    (tmp_path / "d.jsonl").write_text("".join(f'{{"text": "doc {i}"}}\n' for i in range(50)))
+    pq.write_table(pa.table({"text": ["x", "y"]}), tmp_path / "d.parquet")  # through DuckDB's COPY
+    with juicedb.open(tmp_path / "ws") as ws:
+        assert ws.sql(f"SELECT count(*) AS n FROM dataset('{tmp_path / 'd.jsonl'}')").to_pylist() == [{"n": 50}]
+        assert ws.sql(f"SELECT count(*) AS n FROM dataset('{tmp_path / 'd.parquet'}')").to_pylist() == [{"n": 2}]
+    import duckdb
+    files = sorted((tmp_path / "ws" / "data").glob("*.parquet"))
+    assert len(files) == 2
+    for f in files:
+        codecs = duckdb.sql(f"SELECT DISTINCT compression FROM parquet_metadata('{f}')").fetchall()
+        assert codecs == [(codec,)], f
+
+
+def test_an_unknown_working_copy_compression_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUICEDB_DATASET_COMPRESSION", "brotli9")
+    (tmp_path / "d.jsonl").write_text('{"text": "a"}\n')
+    with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match="JUICEDB_DATASET_COMPRESSION.*lz4_raw"):
+        ws.sql(f"SELECT count(*) FROM dataset('{tmp_path / 'd.jsonl'}')")

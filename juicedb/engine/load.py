@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,22 @@ FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": 
 OPTIONS = {"name", "text_key", "format"}
 ROW_GROUP_ROWS = 4096
 JSONL_CHUNK_ROWS = 8192
-# A dataset's working copy is read many times per run (each stage's inputs, the stored keys, the final
-# rows): LZ4 decodes ~1.7x faster than zstd (a 200k-document text column read in 8k-row ranges: 0.28 vs
-# 0.49 s) for ~1.6x the bytes on disk.
-COMPRESSION = "lz4_raw"
+# A dataset's working copy is written once per load and read several times per run (each stage's
+# inputs, the final rows). Uncompressed by default, like Data-Juicer's own cache (Arrow files): on the
+# 200k-document pipeline LZ4 cost ~1 CPU-s of 8 (compressed at load, decompressed on every read) for 0.53x
+# the bytes on disk, zstd more. $JUICEDB_DATASET_COMPRESSION trades it back for disk (lz4_raw, zstd, snappy).
+COMPRESSION_ENV = "JUICEDB_DATASET_COMPRESSION"
+COMPRESSIONS = {"uncompressed": "none", "lz4_raw": "lz4", "zstd": "zstd", "snappy": "snappy"}  # -> pyarrow's
+
+
+def compression() -> str:
+    """The working copies' Parquet compression (DuckDB's name), from ``$JUICEDB_DATASET_COMPRESSION``."""
+    value = os.environ.get(COMPRESSION_ENV, "").strip().lower() or "uncompressed"
+    if value == "lz4":
+        value = "lz4_raw"
+    if value not in COMPRESSIONS:
+        raise DatasetError(f"${COMPRESSION_ENV}={value!r}: expected one of {', '.join(COMPRESSIONS)}")
+    return value
 
 
 @dataclass
@@ -178,7 +191,7 @@ def _copy_to(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
 
     Small row groups: the engine reads a chunk of rows by row id range, decoding only its row groups.
     """
-    con.execute(f"COPY ({query}) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION {COMPRESSION}, "
+    con.execute(f"COPY ({query}) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION {compression()}, "
                 f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
 
 
@@ -197,6 +210,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
     writer: pq.ParquetWriter | None = None
     written: Future | None = None  # the previous chunk's write
     loading = keys + _LOADING
+    codec = compression()
     con.execute(f"CREATE OR REPLACE TABLE {loading} (__rid BIGINT, key UHUGEINT)")
     cursor = con.cursor()  # the writer thread's
     rows = 0
@@ -225,7 +239,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
                     writer = None
                 if writer is None:
                     parts.append(out.with_name(f"{out.name}.{len(parts)}"))
-                    writer = pq.ParquetWriter(parts[-1], data.schema, compression="lz4")  # LZ4_RAW
+                    writer = pq.ParquetWriter(parts[-1], data.schema, compression=COMPRESSIONS[codec])
                 for f in writer.schema:  # a field this chunk lacks: nulls
                     if f.name not in data.column_names:
                         data = data.append_column(f, pa.nulls(data.num_rows, f.type))
