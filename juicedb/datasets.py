@@ -9,14 +9,16 @@ text and media are kept as JSON columns under their own names.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 MEDIA_KEYS = ("images", "videos", "audios")
@@ -37,14 +39,20 @@ class Chunk:
     errors: list[LoadError] = field(default_factory=list)
 
 
-def stable_uid(content: bytes, seen: dict[int, int]) -> int:
-    """63-bit id from the md5 of ``content``; the n-th repeat of a content hashes ``content#n``."""
-    uid = int.from_bytes(hashlib.md5(content).digest()[:8], "big") & _MASK63
-    n = seen.get(uid, 0)
-    seen[uid] = n + 1
-    if n:
-        uid = int.from_bytes(hashlib.md5(content + b"#%d" % n).digest()[:8], "big") & _MASK63
-    return uid
+def stable_uids(contents: Sequence[bytes | memoryview], seen: dict[int, int]) -> list[int]:
+    """63-bit ids from the md5 of each content; the n-th repeat of a content (counted in ``seen``, across
+    calls) hashes ``content#n``."""
+    md5 = hashlib.md5
+    uids = [int.from_bytes(md5(c).digest()[:8], "big") & _MASK63 for c in contents]
+    if seen.keys().isdisjoint(uids) and len(set(uids)) == len(uids):  # no repeat: the common case, in C
+        seen.update(dict.fromkeys(uids, 1))
+        return uids
+    for i, uid in enumerate(uids):
+        n = seen.get(uid, 0)
+        seen[uid] = n + 1
+        if n:
+            uids[i] = int.from_bytes(md5(bytes(contents[i]) + b"#%d" % n).digest()[:8], "big") & _MASK63
+    return uids
 
 
 def resolve_media(value: Any, base: Path) -> str:
@@ -69,6 +77,77 @@ def _open(path: Path) -> Any:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+_BLOCK_BYTES = 16 << 20
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(b" \t\n\r\x0b\x0c")] = True  # what bytes.strip() strips
+
+
+class _Lines:
+    """One chunk's non-blank lines, stripped: ``data`` is them joined by newlines (what Arrow parses),
+    ``views`` each one (what is hashed), ``contents`` each one as bytes (made only when asked)."""
+
+    def __init__(self, data: bytes | memoryview, views: Sequence[bytes | memoryview], linenos: Sequence[int]):
+        self.data, self.views, self.linenos = data, views, linenos
+
+    def __len__(self) -> int:
+        return len(self.linenos)
+
+    @functools.cached_property
+    def contents(self) -> list[bytes]:
+        return [bytes(v) for v in self.views]
+
+    @classmethod
+    def of(cls, buf: bytes, ends: np.ndarray, lineno: int) -> _Lines:
+        """The lines of ``buf`` ending at the newlines ``ends`` (the first starts at 0), the first being line
+        ``lineno + 1``. Lines with nothing to strip but their newline (nearly all) stay slices of ``buf``;
+        a chunk with a blank line, a carriage return or other spaces at a line's end is stripped line by line."""
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        if (ends > starts).all() and not _SPACE[arr[starts]].any() and not _SPACE[arr[ends - 1]].any():
+            mv = memoryview(buf)
+            views = [mv[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+            return cls(mv[:int(ends[-1])], views, range(lineno + 1, lineno + 1 + len(ends)))
+        contents, linenos = [], []
+        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            content = buf[a:b].strip()
+            if content:
+                contents.append(content)
+                linenos.append(lineno + 1 + i)
+        return cls(b"\n".join(contents), contents, linenos)  # bytes(b) is b: contents are not copied again
+
+
+def _line_chunks(f: Any, chunk_rows: int) -> Iterator[_Lines]:
+    """The file's lines, ``chunk_rows`` at a time, read in large blocks: one bytes object per block rather
+    than one per line, no copy to strip or join them."""
+    buf = b""
+    ends = np.empty(0, dtype=np.int64)  # the newlines in buf
+    lineno = 0
+    eof = False
+    while True:
+        while not eof and len(ends) < chunk_rows:
+            block = f.read(max(_BLOCK_BYTES, len(buf)))
+            if not block:
+                eof = True
+                break
+            found = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + len(buf)
+            buf = buf + block if buf else block
+            ends = np.concatenate([ends, found])
+        if eof and buf and not buf.endswith(b"\n"):  # the last line has no newline
+            buf += b"\n"
+            ends = np.append(ends, len(buf) - 1)
+        if not len(ends):
+            return
+        take = min(chunk_rows, len(ends))
+        lines = _Lines.of(buf, ends[:take], lineno)
+        if len(lines):
+            yield lines
+        lineno += take
+        cut = int(ends[take - 1]) + 1
+        buf, ends = buf[cut:], ends[take:] - cut
+
+
 def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) -> Iterator[Chunk]:
     """Yield Arrow chunks of the valid samples and the errors of the invalid lines.
 
@@ -76,7 +155,6 @@ def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) 
     repeated key, a text that is not a string...) goes line by line through Python's ``json``, which
     names each bad line's fault and keeps the rest. Arrow parses a chunk on a second thread while this
     one hashes the chunk's lines into uids and reads the next."""
-    import itertools
     from concurrent.futures import Future, ThreadPoolExecutor
 
     import duckdb
@@ -85,40 +163,29 @@ def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) 
     seen: dict[int, int] = {}
     con = duckdb.connect()
     cursor = con.cursor()  # the parser thread's
-    lineno = 0
-    pending: tuple[Future, list[bytes], list[int], list[int]] | None = None
+    pending: tuple[Future, _Lines, list[int]] | None = None
 
-    def finish(parsed: Future, contents: list[bytes], linenos: list[int], uids: list[int]) -> Chunk:
+    def finish(parsed: Future, lines: _Lines, uids: list[int]) -> Chunk:
         table = parsed.result()
         if table is None:
-            return _parse_slow(contents, linenos, uids, text_key, base)
+            return _parse_slow(lines.contents, lines.linenos, uids, text_key, base)
         return Chunk(table.set_column(0, "uid", pa.array(uids, pa.int64())))
 
     try:
         with _open(path) as f, ThreadPoolExecutor(1, thread_name_prefix="juicedb-json") as parser:
-            while True:
-                raws = list(itertools.islice(f, chunk_rows))
-                if not raws:
-                    break
-                contents, linenos = [], []
-                for raw in raws:
-                    lineno += 1
-                    content = raw.strip()
-                    if content:
-                        contents.append(content)
-                        linenos.append(lineno)
-                parsed = parser.submit(_parse_fast, cursor, contents, text_key, base)
-                uids = [stable_uid(c, seen) for c in contents]
+            for lines in _line_chunks(f, chunk_rows):
+                parsed = parser.submit(_parse_fast, cursor, lines, text_key, base)
+                uids = stable_uids(lines.views, seen)
                 if pending is not None:
                     yield finish(*pending)
-                pending = (parsed, contents, linenos, uids)
+                pending = (parsed, lines, uids)
             if pending is not None:
                 yield finish(*pending)
     finally:
         con.close()
 
 
-def _parse_slow(contents: list[bytes], linenos: list[int], uids: list[int], text_key: str, base: Path) -> Chunk:
+def _parse_slow(contents: list[bytes], linenos: Sequence[int], uids: list[int], text_key: str, base: Path) -> Chunk:
     rows: list[dict[str, Any]] = []
     errors: list[LoadError] = []
     for content, lineno, uid in zip(contents, linenos, uids):
@@ -138,7 +205,7 @@ def _json_path(key: str) -> str | None:
     return f"'$.\"{key}\"'"
 
 
-def _parse_fast(con: Any, contents: list[bytes], text_key: str, base: Path) -> pa.Table | None:
+def _parse_fast(con: Any, lines: _Lines, text_key: str, base: Path) -> pa.Table | None:
     """The chunk parsed by Arrow's JSON reader (C++; its first column, uid, is left null for the
     caller to fill); None when it must go through
     ``_parse_slow``: a bad line (Python then names each), a repeated key, or a text that is not a string.
@@ -148,25 +215,23 @@ def _parse_fast(con: Any, contents: list[bytes], text_key: str, base: Path) -> p
     from Arrow's columns; fields Arrow reads as something else (floats, nested values, ISO dates it
     turns into timestamps, explicit nulls it cannot tell from absent keys) are cut from the lines by
     DuckDB's ``json_extract``."""
-    import io
-
     import pyarrow.json as pj
 
-    if not contents:
+    if not len(lines):
         return None
     try:
-        parsed = pj.read_json(io.BytesIO(b"\n".join(contents)),
+        parsed = pj.read_json(pa.BufferReader(pa.py_buffer(lines.data)),
                               read_options=pj.ReadOptions(block_size=1 << 20),
                               parse_options=pj.ParseOptions(unexpected_field_behavior="infer"),
                               memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if parsed.num_rows != len(contents) or text_key not in parsed.column_names:
+    if parsed.num_rows != len(lines) or text_key not in parsed.column_names:
         return None
     text = parsed.column(text_key)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
         return None
-    out: dict[str, Any] = {"uid": pa.nulls(len(contents), pa.int64()), text_key: text.cast(pa.string())}
+    out: dict[str, Any] = {"uid": pa.nulls(len(lines), pa.int64()), text_key: text.cast(pa.string())}
     for key in MEDIA_KEYS:
         if key not in parsed.column_names:
             continue
@@ -193,8 +258,8 @@ def _parse_fast(con: Any, contents: list[bytes], text_key: str, base: Path) -> p
             sql[key] = f"json_extract(line, {path})::VARCHAR"
     if sql:
         cut = any(v.startswith("json_extract") for v in sql.values())  # only then are the lines read
-        lines = pa.array(contents, pa.binary()).cast(pa.string()) if cut else pa.nulls(len(contents), pa.string())
-        cols = {"line": lines}
+        cols = {"line": pa.array(lines.contents, pa.binary()).cast(pa.string()) if cut
+                else pa.nulls(len(lines), pa.string())}
         cols.update({f"c{i}": parsed.column(k) for i, k in enumerate(other) if sql.get(k, "").startswith("to_json")})
         src = pa.Table.from_batches(pa.table(cols).to_batches(2048))  # noqa: F841 - read by SQL
         got = con.sql(f"SELECT {', '.join(sql.values())} FROM src").to_arrow_table()

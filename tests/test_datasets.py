@@ -237,3 +237,47 @@ def test_an_unknown_working_copy_compression_is_a_clear_error(tmp_path, monkeypa
     (tmp_path / "d.jsonl").write_text('{"text": "a"}\n')
     with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match="JUICEDB_DATASET_COMPRESSION.*lz4_raw"):
         ws.sql(f"SELECT count(*) FROM dataset('{tmp_path / 'd.jsonl'}')")
+
+
+def _reference_uids_and_lines(raw: bytes) -> tuple[list[int], list[int]]:
+    """The uid definition spelled out line by line: md5 of the stripped line, ``#n`` for its n-th repeat."""
+    import hashlib
+    seen: dict[int, int] = {}
+    uids, linenos = [], []
+    for lineno, line in enumerate(raw.split(b"\n"), 1):
+        content = line.strip()
+        if not content:
+            continue
+        uid = int.from_bytes(hashlib.md5(content).digest()[:8], "big") & ((1 << 63) - 1)
+        n = seen.get(uid, 0)
+        seen[uid] = n + 1
+        if n:
+            uid = int.from_bytes(hashlib.md5(content + b"#%d" % n).digest()[:8], "big") & ((1 << 63) - 1)
+        uids.append(uid)
+        linenos.append(lineno)
+    return uids, linenos
+
+
+@pytest.mark.parametrize("chunk_rows, block", [(3, 64), (4, 1 << 20), (1000, 7)])
+def test_block_reader_gives_the_line_by_line_uids_and_line_numbers(tmp_path, monkeypatch, chunk_rows, block):
+    """Blank and whitespace-only lines, CRLF endings, padded lines, repeats across chunks, a line longer than
+    a block and a last line without its newline: the same rows, uids and line numbers as line by line."""
+    import gzip
+
+    from juicedb import datasets as D
+    monkeypatch.setattr(D, "_BLOCK_BYTES", block)
+    docs = [json.dumps({"text": f"doc {i} " + "x" * (i % 5) * 40}).encode() for i in range(12)]
+    lines = [docs[0], b"", docs[1], b"   ", docs[2] + b"\r", b"  " + docs[3] + b"\t", docs[0], docs[4],
+             b'{"text": "' + b"long " * 100 + b'"}', docs[0], b"{broken", *docs[5:], docs[1]]
+    raw = b"\n".join(lines)  # no final newline
+    for path in (tmp_path / "d.jsonl", tmp_path / "d.jsonl.gz"):
+        path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+        chunks = list(D.read_jsonl(path, chunk_rows=chunk_rows))
+        uids = [u for c in chunks for u in c.table.column("uid").to_pylist()]
+        errors = [(e.line, e.uid) for c in chunks for e in c.errors]
+        want_uids, want_lines = _reference_uids_and_lines(raw)
+        bad = want_lines.index(11)  # "{broken" is line 11
+        assert errors == [(11, want_uids[bad])]
+        assert uids == want_uids[:bad] + want_uids[bad + 1:]
+        texts = [t for c in chunks for t in c.table.column("text").to_pylist()]
+        assert texts[0] == "doc 0 " and texts[3] == json.loads(docs[3])["text"] and len(texts) == len(uids)
