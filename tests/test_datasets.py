@@ -235,7 +235,7 @@ def test_working_copy_compression_follows_the_environment(tmp_path, monkeypatch,
 def test_an_unknown_working_copy_compression_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("JUICEDB_DATASET_COMPRESSION", "brotli9")
     (tmp_path / "d.jsonl").write_text('{"text": "a"}\n')
-    with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match="JUICEDB_DATASET_COMPRESSION.*lz4_raw"):
+    with juicedb.open(tmp_path / "ws") as ws, pytest.raises(DatasetError, match=r"JUICEDB_DATASET_COMPRESSION.*lz4_raw"):
         ws.sql(f"SELECT count(*) FROM dataset('{tmp_path / 'd.jsonl'}')")
 
 

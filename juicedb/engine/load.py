@@ -151,8 +151,8 @@ def _adopt_keys(con: duckdb.DuckDBPyConnection, table: str, col: str, parquet: P
     st = parquet.stat()
     con.execute(f"DROP TABLE IF EXISTS {final}")
     con.execute(f"ALTER TABLE {loading} RENAME TO {final.split('.', 1)[1]}")
-    con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) VALUES (?, ?, ?, ?, ?)",
-                [table, col, st.st_size, st.st_mtime_ns, final])
+    con.execute("INSERT OR REPLACE INTO jdb_cache.keys (dataset, col, size, mtime_ns, table_name) "
+                "VALUES (?, ?, ?, ?, ?)", [table, col, st.st_size, st.st_mtime_ns, final])
 
 
 def key_table_name(dataset: str, col: str) -> str:

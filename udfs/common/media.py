@@ -17,12 +17,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
 
 from juicedb.errors import MissingDependencyError
+from juicedb.udfs.common.lazy import lazy_property
 
 Item = str | bytes
 
@@ -162,7 +162,7 @@ class MediaBatch:
     def __len__(self) -> int:
         return len(self.array)
 
-    @cached_property
+    @lazy_property
     def lists(self) -> list[list[Item] | None]:
         return self.array.to_pylist()
 

@@ -14,14 +14,13 @@ fusion). Null texts give null stats.
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from juicedb.udfs.common.chars import char_classes, lower_lut, refined_word_pattern, special_lut
 from juicedb.udfs.common.hashing import BASE, LEN_MIX
+from juicedb.udfs.common.lazy import lazy_property
 
 
 def as_array(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
@@ -45,20 +44,20 @@ class TextBatch:
     def __len__(self) -> int:
         return len(self.array)
 
-    @cached_property
+    @lazy_property
     def strings(self) -> list[str | None]:
         return self.array.to_pylist()
 
-    @cached_property
+    @lazy_property
     def valid(self) -> np.ndarray:
         return ~np.asarray(self.array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
-    @cached_property
+    @lazy_property
     def lengths(self) -> np.ndarray:
         """Code points per text (0 for null)."""
         return np.asarray(pc.fill_null(pc.utf8_length(self.array), 0).to_numpy(), dtype=np.int64)
 
-    @cached_property
+    @lazy_property
     def codepoints(self) -> np.ndarray:
         """All texts' code points, concatenated (row i spans ``offsets[i]:offsets[i+1]``), decoded from the
         array's UTF-8 buffer by a compiled pass (no Python strings)."""
@@ -69,7 +68,7 @@ class TextBatch:
         data, starts, ends = self._utf8
         return decode_utf8(data, starts, ends, self.offsets, out)
 
-    @cached_property
+    @lazy_property
     def _utf8(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The array's UTF-8 bytes and each text's byte range (empty for a null text)."""
         arr = self.array
@@ -79,7 +78,7 @@ class TextBatch:
         starts = bounds[:-1].astype(np.int64)
         return data, starts, np.where(self.valid, bounds[1:], bounds[:-1]).astype(np.int64)
 
-    @cached_property
+    @lazy_property
     def offsets(self) -> np.ndarray:
         return np.concatenate(([0], np.cumsum(self.lengths)))
 
@@ -87,7 +86,7 @@ class TextBatch:
         """Per text, how many code points ``lut`` (boolean, one entry per code point) marks True."""
         return self._count_classes(lut.view(np.uint8))[:, 0]
 
-    @cached_property
+    @lazy_property
     def char_classes(self) -> np.ndarray:
         """Per text, its alphanumeric (column 0) and DJ special (column 1) code points: one pass for both."""
         return self._count_classes(char_classes())
@@ -105,7 +104,7 @@ class TextBatch:
         out = np.divide(counts, den, out=np.zeros(len(den), dtype=np.float64), where=den != 0)
         return pa.array(out, pa.float64(), mask=~self.valid)
 
-    @cached_property
+    @lazy_property
     def words(self) -> list[list[str]]:
         """DJ's ``get_words_from_document``: split on ' ', '\\n', '\\t', drop empty strings."""
         return [[w for w in s.replace("\n", " ").replace("\t", " ").split(" ") if w] if s else []
@@ -117,7 +116,7 @@ class TextBatch:
             self._spans[lower] = WordSpans.lowered(self) if lower else WordSpans.of(self.codepoints, self.offsets)
         return self._spans[lower]
 
-    @cached_property
+    @lazy_property
     def word_counts(self) -> np.ndarray:
         """DJ's number of refined words per text (not lower-cased), counted without hashing the words unless
         they are at hand already."""

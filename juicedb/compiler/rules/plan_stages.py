@@ -72,7 +72,7 @@ def plan_stages(ctx: Context) -> Context:
             key = (*key, tuple(sorted({ctx.calls[i].fingerprint for i in new})))
         cold = c.estimate.cached == 0.0
         if c.dedup is None and stages and fusable_key is not None and (
-                key == fusable_key or cold and _joins_stage(ctx, stages[-1], inputs, top.spec.cost)):
+                key == fusable_key or (cold and _joins_stage(ctx, stages[-1], inputs, top.spec.cost))):
             last = stages[-1]
             cost_class = max(last.cost_class, top.spec.cost, key=lambda k: COST_CLASSES.get(k, 0.0))
             stages[-1] = Stage((*last.conjuncts, idx), (*last.calls, *new), cost_class)

@@ -106,6 +106,7 @@ def test_code_points_decoded_from_a_sliced_array_with_nulls():
 
 def test_lookup_tables_equal_python_per_code_point():
     import numpy as np
+
     from juicedb.udfs.common.chars import MAX_CODE_POINT, alnum_lut, lower_lut
     chars = [chr(c) for c in range(MAX_CODE_POINT)]
     assert np.array_equal(alnum_lut(), np.fromiter((c.isalnum() for c in chars), dtype=bool, count=MAX_CODE_POINT))
@@ -129,6 +130,7 @@ def test_lowered_words_splice_the_irregular_texts_back_in_order():
 
 def test_code_point_tables_are_kept_on_disk_and_rebuilt_when_unreadable(tmp_path, monkeypatch):
     import numpy as np
+
     from juicedb.udfs.common import chars
     monkeypatch.setenv(chars.TABLE_CACHE_ENV, str(tmp_path))
     builds = []
