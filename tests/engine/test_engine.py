@@ -443,3 +443,32 @@ def test_a_reloaded_dataset_keeps_no_stats_of_rows_it_lost(tmp_path):
         assert ws.last_run.computed == 0  # both texts are cached
         in_stats = sorted(ws.sql("SELECT uid FROM stats WHERE num_words IS NOT NULL").column("uid").to_pylist())
     assert len(uids) == 2 and in_stats == uids
+
+
+@pytest.mark.parametrize("sql, by_row_id", [
+    ("SELECT uid, text FROM dataset('{d}') WHERE text_len(text) >= 10 AND alnum_ratio(text) > 0.5", True),
+    ("SELECT count(*) AS n, max(uid) AS m FROM dataset('{d}') WHERE text_len(text) >= 10", True),
+    ("SELECT uid FROM dataset('{d}') WHERE text_len(text) >= 10 AND document_deduplicator(text) ORDER BY uid DESC "
+     "LIMIT 7", True),
+    # a stat outside the WHERE, or a subquery that reads the dataset too: the final SQL is left as it is
+    ("SELECT text_len(text) AS n, count(*) AS k FROM dataset('{d}') WHERE num_words(text) >= 3 GROUP BY n "
+     "ORDER BY n", False),
+    ("SELECT uid, num_words(text) AS w FROM dataset('{d}') WHERE text_len(text) >= 10", False),
+    ("SELECT uid FROM dataset('{d}') WHERE text_len(text) >= 10 AND uid IN (SELECT uid FROM dataset('{d}') "
+     "WHERE text_len(text) < 40)", False),
+])
+def test_final_sql_by_row_id_gives_the_same_rows(tmp_path, monkeypatch, sql, by_row_id):
+    from juicedb.engine import Engine
+    texts = [f"sentence number {i} " + "word " * (i % 9) for i in range(120)] + ["dup dup dup"] * 3 + ["x", ""]
+    data = write_jsonl(tmp_path / "d.jsonl", texts)
+    rewritten = []
+    real = Engine._survivors_by_row_id
+    monkeypatch.setattr(Engine, "_survivors_by_row_id",
+                        lambda self, c, *a: (lambda out: rewritten.append(out is not c) or out)(real(self, c, *a)))
+    with juicedb.open(tmp_path / "ws1") as ws:
+        fast = ws.run(sql.format(d=data))
+    monkeypatch.setattr(Engine, "_survivors_by_row_id", lambda self, c, *a: c)
+    with juicedb.open(tmp_path / "ws2") as ws:
+        whole = ws.run(sql.format(d=data))
+    assert fast.num_rows > 0 and fast.equals(whole)
+    assert (rewritten == [True]) is by_row_id
