@@ -5,8 +5,8 @@ the JSONL reader) and the jemalloc that DuckDB's wheel links in (every vector, A
 DuckDB decodes). jemalloc returns its dirty pages only on a later allocation in the same arena, after a one
 second decay; a run's phases are shorter, so on the 200k-document pipeline ~450 MB of freed DuckDB pages
 were still resident when the last statement began. Both are released at phase boundaries (after a load,
-after each stage, before a planned statement's final SQL): not on every free, which would cost a page fault
-per re-use (2 CPU-s on that pipeline with jemalloc's decay at 0).
+after each stage, before a planned statement's final SQL, after each statement): not on every free, which
+would cost a page fault per re-use (2 CPU-s on that pipeline with jemalloc's decay at 0).
 
 Both are best effort: a C library without ``malloc_trim`` (not glibc) or a DuckDB build without jemalloc
 (macOS, Windows, some wheels) makes the call a no-op.

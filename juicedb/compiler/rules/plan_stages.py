@@ -10,17 +10,19 @@ costs less than reading the input again for a stage of its own
 (``cost x (1 - P) < REFETCH_COST x P``, P the stage's pass rate, 0.5 per
 conjunct when unknown): a cheap pass after a trivial one does, a word-level one
 does not. Only a conjunct with nothing cached joins so: a re-run keeps the
-survivors-first stages of the run that filled the cache, and computes nothing. Model operators are never
-fused (two models share no intermediates, and a fused stage would run the second
-model on rows the first one drops): each model is a stage of its own, on the
-rows that reach it; only the stats of one model call (``lang``, ``lang_score``)
-share a stage. A deduplicator is a stage of its own. Calls outside the WHERE (select list, GROUP BY, ORDER BY) are
-computed last, on the final survivors only.
+survivors-first stages of the run that filled the cache, and computes nothing.
+Model operators are never fused (two models share no intermediates, and a fused
+stage would run the second model on rows the first one drops): each model is a
+stage of its own, on the rows that reach it; only the stats of one model call
+(``lang``, ``lang_score``) share a stage. A deduplicator is a stage of its own.
+Calls outside the WHERE (select list, GROUP BY, ORDER BY) are computed last, on
+the final survivors only.
 """
 
 from __future__ import annotations
 
 from juicedb.compiler.plan import Context, Stage
+from juicedb.compiler.rules.order_conjuncts import UNKNOWN_PASS_RATE
 from juicedb.registry import COST_CLASSES
 
 UNFUSED_COSTS = frozenset({"model", "gpu_model"})
@@ -28,7 +30,6 @@ UNFUSED_COSTS = frozenset({"model", "gpu_model"})
 # COST_CLASSES units: measured ~1.5x a cheap pass over the code points (200k documents: ~0.5 CPU-s to
 # fetch the texts, ~0.35 CPU-s for the alnum and special-character counts).
 REFETCH_COST = 1.5 * COST_CLASSES["cheap"]
-UNKNOWN_PASS_RATE = 0.5
 
 
 def _pass_rate(ctx: Context, stage: Stage) -> float:
