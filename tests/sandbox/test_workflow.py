@@ -131,10 +131,13 @@ def test_unknown_operator_fails_before_training(tmp_path, tiny_data):
         assert ws.sql("SELECT count(*) AS n FROM sandbox_jobs").to_pylist() == [{"n": 0}]
 
 
-def test_cli_lists_pools_and_jobs(tmp_path, tiny_data):
+def test_cli_lists_pools_and_jobs(tmp_path, tiny_data, monkeypatch):
     from typer.testing import CliRunner
 
+    from juicedb.cli import common
     from juicedb.cli.main import app
+    # the console was made at import, maybe in another test's environment: COLUMNS below no longer reaches it
+    monkeypatch.setattr(common.console, "width", 200)
     cfg = write_config(tiny_data, tiny_config(tiny_data, seeds=[0], analyze=None, combine=None, duplicate=None,
                                               refine=None, plots=False))
     runner = CliRunner()
