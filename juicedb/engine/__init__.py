@@ -41,9 +41,16 @@ from juicedb.compiler import Compiled, check_script, compile_sql, compile_statem
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, output_keys, register_functions, sql_type
-from juicedb.engine.load import (Loaded, content_key, drop_stat_tables, key_table_name, load_dataset,
-                                 reattach_datasets, sql_path)
-from juicedb.engine.memory import cap_malloc_arenas, release_free_memory
+from juicedb.engine.load import (
+    Loaded,
+    content_key,
+    drop_stat_tables,
+    key_table_name,
+    load_dataset,
+    reattach_datasets,
+    sql_path,
+)
+from juicedb.engine.memory import cap_malloc_arenas, release_free_memory, use_system_arrow_pool
 from juicedb.registry import OpSpec, load_builtin_ops
 
 if TYPE_CHECKING:
@@ -135,6 +142,7 @@ class Engine:
                 shared_dir = Path(database).resolve().parent / "tmp" / "ray"
             self._ray = RayBackend(address, workers, shared_dir)
         cap_malloc_arenas(max(2, workers or 1))
+        use_system_arrow_pool()
         self.con = duckdb.connect(database)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
