@@ -1,6 +1,7 @@
 """Compiled (numba) n-gram counting for the repetition filters: one call per batch, a hash table per text.
 
-Imported on first use; numba caches the compiled code (see ``udfs/dedup/_kernels``).
+Callers take them from ``common/kernels`` (compiled ahead of time; this module is numba's JIT fallback and
+the source of both).
 """
 
 from __future__ import annotations

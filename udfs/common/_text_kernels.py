@@ -1,6 +1,7 @@
 """Compiled (numba) passes over a batch's texts straight from Arrow's buffers: UTF-8 decoding, counting the
 code points a lookup table marks, word-list hits. They release the GIL, so operator threads run them side
-by side. Imported on first use; numba caches the compiled code (see ``udfs/dedup/_kernels``).
+by side. Callers take them from ``common/kernels`` (compiled ahead of time; this module is numba's JIT
+fallback and the source of both).
 """
 
 from __future__ import annotations
@@ -69,16 +70,6 @@ def count_marked(cps, offsets, lut):  # pragma: no cover (compiled)
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def hash_set(values: np.ndarray) -> np.ndarray:
-    """An open-addressing table of the distinct non-zero 64-bit ``values`` (0 marks an empty slot; a listed
-    word hashing to 0 — odds 2**-64 — would not be found), at most a quarter full, for ``listed_counts``."""
-    values = np.unique(values[values != 0])
-    size = 16
-    while size < 4 * len(values):
-        size *= 2
-    return _fill_set(values, np.zeros(size, dtype=np.uint64))
 
 
 @njit(cache=True, nogil=True, inline="always")

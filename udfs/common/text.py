@@ -61,7 +61,7 @@ class TextBatch:
     def codepoints(self) -> np.ndarray:
         """All texts' code points, concatenated (row i spans ``offsets[i]:offsets[i+1]``), decoded from the
         array's UTF-8 buffer by a compiled pass (no Python strings)."""
-        from juicedb.udfs.common._text_kernels import decode_utf8
+        from juicedb.udfs.common.kernels import decode_utf8
         out = np.empty(int(self.offsets[-1]), dtype=np.uint32)
         if len(out) == 0:
             return out
@@ -93,7 +93,7 @@ class TextBatch:
 
     def _count_classes(self, lut: np.ndarray) -> np.ndarray:
         """Per text, its code points with bit 0 and with bit 1 of ``lut`` (uint8 per code point)."""
-        from juicedb.udfs.common._text_kernels import count_marked, count_marked_utf8
+        from juicedb.udfs.common.kernels import count_marked, count_marked_utf8
         if "codepoints" in self.__dict__:  # decoded already for another operator
             return count_marked(self.codepoints, self.offsets, lut)
         return count_marked_utf8(*self._utf8, lut)
@@ -122,7 +122,7 @@ class TextBatch:
         they are at hand already."""
         if False in self._spans:
             return self._spans[False].counts()
-        from juicedb.udfs.common._text_kernels import refined_word_counts
+        from juicedb.udfs.common.kernels import refined_word_counts
         return refined_word_counts(self.codepoints, self.offsets, special_lut())
 
     def refined_words(self, lower: bool) -> list[list[str]]:
@@ -159,7 +159,7 @@ class WordSpans:
     @classmethod
     def of(cls, cps: np.ndarray, offsets: np.ndarray, case: np.ndarray | None = None) -> WordSpans:
         """The words of the texts ``cps[offsets[i]:offsets[i+1]]``, lower-cased through ``case`` if given."""
-        from juicedb.udfs.common._ngram_kernels import refined_words
+        from juicedb.udfs.common.kernels import refined_words
         lower = case is not None
         return cls(*refined_words(cps, np.asarray(offsets, dtype=np.int64), special_lut(), BASE, LEN_MIX,
                                   lower, case if lower else _NO_CASE))
@@ -168,7 +168,7 @@ class WordSpans:
     def lowered(cls, batch: TextBatch) -> WordSpans:
         """The words of ``str.lower()`` of each text: through the one-to-one table in the compiled pass; the
         few texts whose ``lower()`` is not that map (see ``lower_lut``) through Python, spliced in."""
-        from juicedb.udfs.common._text_kernels import flag_marked
+        from juicedb.udfs.common.kernels import flag_marked
         case, irregular = lower_lut()
         spans = cls.of(batch.codepoints, batch.offsets, case)
         odd = np.flatnonzero(flag_marked(batch.codepoints, batch.offsets, irregular))

@@ -49,16 +49,26 @@ def word_set(kind: str, lang: str, words_file: str | None = None) -> frozenset[s
     return sets[lang]
 
 
+def hash_set(values: np.ndarray) -> np.ndarray:
+    """An open-addressing table of the distinct non-zero 64-bit ``values`` (0 marks an empty slot; a listed
+    word hashing to 0 — odds 2**-64 — would not be found), at most a quarter full, for ``listed_counts``."""
+    from juicedb.udfs.common.kernels import fill_set
+    values = np.unique(values[values != 0])
+    size = 16
+    while size < 4 * len(values):
+        size *= 2
+    return fill_set(values, np.zeros(size, dtype=np.uint64))
+
+
 @cache
 def word_hashes(kind: str, lang: str, words_file: str | None = None) -> np.ndarray:
-    """The list's words as a hash set of their ``string_hashes`` (see ``_text_kernels.hash_set``)."""
-    from juicedb.udfs.common._text_kernels import hash_set
+    """The list's words as a hash set of their ``string_hashes`` (see ``hash_set``)."""
     return hash_set(string_hashes(sorted(word_set(kind, lang, words_file))))
 
 
 def words_ratio(batch: TextBatch, kind: str, lang: str, words_file: str | None) -> pa.Array:
     """Share of refined, lower-cased words in the list (0 for no words, capped at 1 as DJ does)."""
-    from juicedb.udfs.common._text_kernels import listed_counts
+    from juicedb.udfs.common.kernels import listed_counts
     spans = batch.word_spans(lower=True)
     hits = listed_counts(spans.hashes, spans.bounds, word_hashes(kind, lang, words_file))
     ratio = np.minimum(batch.ratio(hits, spans.counts()).to_numpy(zero_copy_only=False), 1.0)

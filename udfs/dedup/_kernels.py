@@ -1,23 +1,18 @@
 """Compiled (numba) kernels of document_minhash_deduplicator: SHA-1 of many messages, MinHash minima.
 
-Imported on first use only (numba's import costs ~0.5 s); numba caches the compiled
-code next to this file (or in ``$NUMBA_CACHE_DIR``), so only a fresh install compiles.
+Callers take them from ``common/kernels`` (compiled ahead of time, without numba's ~0.5 s import and
+~140 MB; this module is numba's JIT fallback and the source of both); the SHA-1 driver is ``sha1``.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from numba import njit
 
-from juicedb.udfs.dedup._sha1_block import sha1_rounds
+from juicedb.udfs.dedup._sha1_block import sha1_rounds  # noqa: F401 - exported (see common/kernels)
+from juicedb.udfs.dedup.sha1 import PAD
 
 _M = np.uint64(0xFFFFFFFF)
-_H = np.array([0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0], dtype=np.uint32)
-PAD = 128 + 3     # zero bytes after the data: a block's words are read past its message's end
-MAX_BLOCKS = 16  # longer messages (over 1 KB, rare as shingles) go to hashlib
-CHUNK = 1 << 14   # messages per vectorised run: their block words (1 MB) stay in cache
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -46,51 +41,6 @@ def _block_words(be, starts, ends, block, words):  # pragma: no cover (compiled)
         if (n + 8) // 64 == block:  # the last block
             words[14, i] = np.uint32(np.uint64(n) >> np.uint64(29))
             words[15, i] = np.uint32((np.uint64(n) << np.uint64(3)) & _M)
-
-
-def sha1_first_words(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """First 4 bytes of SHA-1 of every span ``data[s:e]``, read little-endian (Data-Juicer's ``sha1_hash32``).
-    ``data`` is bytes, or a uint8 array ending in ``PAD`` zero bytes that the spans do not cover."""
-    out = np.empty(len(starts), dtype=np.uint32)
-    if len(starts) == 0:
-        return out
-    buf = data if isinstance(data, np.ndarray) else np.frombuffer(bytes(data) + bytes(PAD), dtype=np.uint8)
-    be = np.empty(len(buf) - 3, dtype=np.uint32)
-    _big_endian_words(buf, be)
-    for i in range(0, len(starts), CHUNK):
-        out[i:i + CHUNK] = _sha1_chunk(buf, be, starts[i:i + CHUNK], ends[i:i + CHUNK])
-    return out
-
-
-def _sha1_chunk(data: np.ndarray, be: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``sha1_first_words`` of a few thousand messages: sorted by their number of blocks, block k of every
-    message that has one is compressed in one vectorised ``sha1_rounds`` call."""
-    out = np.empty(len(starts), dtype=np.uint32)
-    blocks = (ends - starts + 8) // 64 + 1
-    order = np.argsort(-blocks, kind="stable")
-    count = np.bincount(np.minimum(blocks, MAX_BLOCKS + 1), minlength=MAX_BLOCKS + 2)
-    long = int(count[MAX_BLOCKS + 1])
-    if long:
-        sha1 = hashlib.sha1
-        idx = order[:long]
-        digests = b"".join([sha1(data[s:e]).digest() for s, e in zip(starts[idx].tolist(), ends[idx].tolist())])
-        out[idx] = np.frombuffer(digests, dtype="<u4")[::5]
-    order = order[long:]
-    starts, ends = starts[order], ends[order]
-    state = np.repeat(_H[:, None], len(order), axis=1)
-    have = np.cumsum(count[::-1])[::-1]  # messages with more than k blocks, for k = 0, 1, ...
-    buffer = np.empty(16 * len(order), dtype=np.uint32)
-    for block in range(MAX_BLOCKS):
-        m = int(have[block + 1]) - long  # they lead the order
-        if m == 0:
-            break
-        words = buffer[:16 * m].reshape(16, m)
-        _block_words(be, starts[:m], ends[:m], block, words)
-        part = state if m == len(order) else np.ascontiguousarray(state[:, :m])
-        sha1_rounds(words, part)
-        state[:, :m] = part
-    out[order] = state[0].byteswap()
-    return out
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

@@ -13,7 +13,7 @@ rows that reach the deduplicator.
 
 Speed, bit for bit the same values: a batch's shingles (space tokenization, over
 its UTF-8 bytes), their SHA-1s and the minima over the permutations run in
-compiled loops (numba, ``_kernels``): SHA-1 vectorised across shingles (its
+compiled loops (numba, ``_kernels``, ahead of time): SHA-1 vectorised across shingles (its
 rounds unrolled, SIMD lanes = shingles), the permutations scanned in 32-bit SIMD
 arithmetic with DJ's exact 64-bit value computed for each minimum's token only.
 Memory is linear in the batch's bytes (a 10 MB document: a few hundred MB).
@@ -81,7 +81,7 @@ def shingles(text: str, tokenization: str, window: int, unique: bool = True) -> 
 def _signatures(h: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) -> np.ndarray:
     """MinHash signatures of ``n_docs`` documents from token hashes ``h`` (uint32) of documents ``doc`` (in any
     order; repeats allowed): per permutation, the minimum of DJ's permuted values, MAX_HASH without tokens."""
-    from juicedb.udfs.dedup._kernels import minhash_minima
+    from juicedb.udfs.common.kernels import minhash_minima
 
     a, b = permutations(num_perm)
     out = np.full((n_docs, num_perm), MAX_HASH, dtype=np.uint64)
@@ -138,7 +138,8 @@ def minhash_bands(batch: TextBatch, *,
     """
     if num_bands is None or num_rows_per_band is None:
         num_bands, num_rows_per_band = optimal_param(jaccard_threshold, num_permutations)
-    from juicedb.udfs.dedup._kernels import sha1_first_words, space_shingles
+    from juicedb.udfs.common.kernels import space_shingles
+    from juicedb.udfs.dedup.sha1 import sha1_first_words
 
     if tokenization == "space" and not ignore_pattern:  # straight from Arrow's UTF-8 buffer
         buf, doc_ends = _utf8(batch, lowercase)

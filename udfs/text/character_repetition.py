@@ -21,7 +21,7 @@ def char_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
     >>> char_rep_ratio(TextBatch(["a v s e c s f e f g a a a a a a a a a a"]), rep_len=5).to_pylist()
     [0.45714285714285713]
     """
-    from juicedb.udfs.common._ngram_kernels import char_top_k_shares
+    from juicedb.udfs.common.kernels import char_top_k_shares
 
     # n-grams of over 3 code points are keyed by a polynomial hash (a collision among one document's
     # n-grams: below 1e-11), shorter ones exactly (21 bits per code point)

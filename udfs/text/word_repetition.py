@@ -21,7 +21,7 @@ def word_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
     >>> word_rep_ratio(TextBatch(["a b c a b c", "x"]), rep_len=3).to_pylist()
     [0.5, 0.0]
     """
-    from juicedb.udfs.common._ngram_kernels import repeated_ngram_shares
+    from juicedb.udfs.common.kernels import repeated_ngram_shares
 
     spans = batch.word_spans(lower=True)
     out = repeated_ngram_shares(spans.hashes, spans.bounds, rep_len, SEQ, np.zeros(spans.n_docs))

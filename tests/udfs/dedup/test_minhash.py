@@ -78,7 +78,7 @@ def test_compiled_sha1_equals_hashlib():
 
     import numpy as np
 
-    from juicedb.udfs.dedup._kernels import sha1_first_words
+    from juicedb.udfs.dedup.sha1 import sha1_first_words
     # every length up to three blocks (the one-block kernel takes <= 55 bytes), multi-byte UTF-8, the empty span
     pieces = [bytes(range(7, 250))[:n] for n in range(0, 200)] + ["日本語のテキスト😊".encode() * k for k in (1, 2, 5)]
     data = b"".join(pieces)

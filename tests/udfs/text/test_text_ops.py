@@ -129,8 +129,8 @@ def test_long_texts_are_counted_by_sorting_with_the_same_results():
     20 n-grams, so most real texts take that path)."""
     import numpy as np
 
-    from juicedb.udfs.common._ngram_kernels import char_top_k_shares, repeated_ngram_shares
     from juicedb.udfs.common.hashing import BASE, SEQ
+    from juicedb.udfs.common.kernels import char_top_k_shares, repeated_ngram_shares
     from juicedb.udfs.common.text import TextBatch
     batch = TextBatch(_demo_texts())
     for n in (1, 3, 10):
