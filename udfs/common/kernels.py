@@ -88,8 +88,6 @@ class Arg:
         if self.ndim == 0:
             if self.dtype == np.bool_:
                 return isinstance(value, (bool, np.bool_))
-            if self.dtype.kind == "f":
-                return isinstance(value, (float, np.floating))
             return isinstance(value, _INTS) and not isinstance(value, (bool, np.bool_)) and (
                 self.dtype.kind != "u" or value >= 0)
         return (type(value) is np.ndarray and value.dtype == self.dtype and value.ndim == self.ndim
