@@ -73,6 +73,19 @@ def _poolable(spec: OpSpec) -> bool:
     return spec.fn.__module__.startswith("juicedb.udfs.") and spec.cost != "gpu_model"
 
 
+def _slices(values: pa.ChunkedArray, step: int, own: bool) -> list[pa.Array]:
+    """``values`` (a fetched chunk's inputs, in DuckDB's record batches) in batches of ``step`` rows: a batch
+    inside one record batch is a view of it, one across two is concatenated (only its rows: combining the
+    whole chunk first copied every fetched text once more). ``own``: every batch in its own buffers, as a
+    worker process gets it (a pickled view would carry its whole record batch)."""
+    out = []
+    for i in range(0, len(values), step):
+        part = values.slice(i, step)
+        chunks = [c for c in part.chunks if len(c)]
+        out.append(chunks[0] if len(chunks) == 1 and not own else pa.concat_arrays(chunks))
+    return out
+
+
 def _remote(spec: OpSpec) -> bool:
     """Whether a batch of this operator may go to a Ray worker (found by name; GPU ones too, on their own GPU)."""
     return spec.fn.__module__.startswith("juicedb.udfs.")
@@ -705,11 +718,7 @@ class Engine:
 
         for start in range(0, total, fetch):
             chunk = self._fetch(ctx, todo, calls, deps, input_sql, rows, start, start + fetch)
-            values = chunk.column("x").combine_chunks()
-            if threaded:
-                slices = [values.slice(i, step) for i in range(0, len(values), step)]
-            else:  # concat_arrays copies each slice into its own buffers: a pickled slice would carry the chunk
-                slices = [pa.concat_arrays([values.slice(i, step)]) for i in range(0, len(values), step)]
+            slices = _slices(chunk.column("x"), step, own=not threaded)
             if ray is not None:  # as the pool: the cluster starts on this chunk while the previous one is stored
                 parts = ray.map(by_name, slices)
             elif threaded:  # the threads start on this chunk while the previous one is stored

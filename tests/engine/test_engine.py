@@ -472,3 +472,17 @@ def test_final_sql_by_row_id_gives_the_same_rows(tmp_path, monkeypatch, sql, by_
         whole = ws.run(sql.format(d=data))
     assert fast.num_rows > 0 and fast.equals(whole)
     assert (rewritten == [True]) is by_row_id
+
+
+def test_a_fetched_chunk_is_cut_into_batches_without_copying_it_whole():
+    from juicedb.engine import _slices
+    texts = pa.chunked_array([pa.array(["a", "bb", "ccc"]), pa.array(["dddd", "e"]), pa.array(["ff", "g", "h"])])
+    views = _slices(texts, 2, own=False)
+    assert [v.to_pylist() for v in views] == [["a", "bb"], ["ccc", "dddd"], ["e", "ff"], ["g", "h"]]
+    first = texts.chunk(0)
+    assert views[0].buffers()[2].address == first.buffers()[2].address  # inside one record batch: a view
+    assert views[1].buffers()[2].address not in {c.buffers()[2].address for c in texts.chunks}  # across: a copy
+    owned = _slices(texts, 2, own=True)
+    assert [v.to_pylist() for v in owned] == [v.to_pylist() for v in views]
+    assert owned[0].buffers()[2].address != first.buffers()[2].address  # for a worker process: its own buffers
+    assert [v.to_pylist() for v in _slices(texts, 10, own=False)] == [["a", "bb", "ccc", "dddd", "e", "ff", "g", "h"]]
