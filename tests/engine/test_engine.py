@@ -463,8 +463,13 @@ def test_final_sql_by_row_id_gives_the_same_rows(tmp_path, monkeypatch, sql, by_
     data = write_jsonl(tmp_path / "d.jsonl", texts)
     rewritten = []
     real = Engine._survivors_by_row_id
-    monkeypatch.setattr(Engine, "_survivors_by_row_id",
-                        lambda self, c, *a: (lambda out: rewritten.append(out is not c) or out)(real(self, c, *a)))
+
+    def spy(self, c, *a):
+        out = real(self, c, *a)
+        rewritten.append(out is not c)
+        return out
+
+    monkeypatch.setattr(Engine, "_survivors_by_row_id", spy)
     with juicedb.open(tmp_path / "ws1") as ws:
         fast = ws.run(sql.format(d=data))
     monkeypatch.setattr(Engine, "_survivors_by_row_id", lambda self, c, *a: c)
