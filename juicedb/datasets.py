@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from juicedb.arrays import numeric, strings
+
 MEDIA_KEYS = ("images", "videos", "audios")
 _MASK63 = (1 << 63) - 1
 
@@ -169,7 +171,7 @@ def read_jsonl(path: Path, *, text_key: str = "text", chunk_rows: int = 50_000) 
         table = parsed.result()
         if table is None:
             return _parse_slow(lines.contents, lines.linenos, uids, text_key, base)
-        return Chunk(table.set_column(0, "uid", pa.array(uids, pa.int64())))
+        return Chunk(table.set_column(0, "uid", numeric(np.array(uids, dtype=np.int64), pa.int64())))
 
     try:
         with _open(path) as f, ThreadPoolExecutor(1, thread_name_prefix="juicedb-json") as parser:
@@ -307,13 +309,15 @@ def _to_table(rows: list[dict[str, Any]], text_key: str) -> pa.Table:
     for name in names:
         values = [r.get(name) for r in rows]
         if name == "uid":
-            cols[name] = pa.array(values, pa.int64())
-        elif name == text_key:
-            cols[name] = pa.array(values, pa.string())
+            cols[name] = numeric(np.array(values, dtype=np.int64), pa.int64())
         elif name in MEDIA_KEYS:  # a sample without the key (or with null) has no media, as in DJ: []
-            cols[name] = pa.array([[] if v is None else v for v in values], pa.list_(pa.string()))
-        else:
-            cols[name] = pa.array(values, pa.string())
+            lists = [[] if v is None else v for v in values]
+            offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+            np.cumsum([len(v) for v in lists], out=offsets[1:])
+            cols[name] = pa.ListArray.from_arrays(numeric(offsets, pa.int32()),
+                                                  strings([p for v in lists for p in v]))
+        else:  # the text, and the other fields as JSON text
+            cols[name] = strings(values)
     table = pa.table(cols)
     json_cols = [n for n in names if n not in ("uid", text_key, *MEDIA_KEYS)]
     meta = {b"juicedb.json_columns": json.dumps(json_cols).encode()}

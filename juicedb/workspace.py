@@ -44,11 +44,13 @@ class RunReport:
     tables: dict[str, int] = field(default_factory=dict)
     result: pa.Table | None = None  # rows of the recipe's last statement when it is a query
 
+    def summary_rows(self) -> list[dict[str, Any]]:
+        return [{"statement": s.statement, "step": s.step, "predicate": s.predicate, "ops": ", ".join(s.ops),
+                 "rows_in": s.rows_in, "computed": s.computed, "reused": s.reused, "kept": s.kept}
+                for s in self.steps]
+
     def summary(self) -> pa.Table:
-        return pa.Table.from_pylist([{
-            "statement": s.statement, "step": s.step, "predicate": s.predicate, "ops": ", ".join(s.ops),
-            "rows_in": s.rows_in, "computed": s.computed, "reused": s.reused, "kept": s.kept,
-        } for s in self.steps], schema=pa.schema([
+        return pa.Table.from_pylist(self.summary_rows(), schema=pa.schema([
             ("statement", pa.int64()), ("step", pa.int64()), ("predicate", pa.string()), ("ops", pa.string()),
             ("rows_in", pa.int64()), ("computed", pa.int64()), ("reused", pa.int64()), ("kept", pa.int64())]))
 
@@ -123,7 +125,7 @@ class Workspace:
                            result.num_rows if result is not None else None, last_table, state.steps, state.loads,
                            state.calls_computed, state.tables, query_result)
         con.execute("UPDATE runs SET status = 'ok', finished = now(), rows_out = ?, summary = ? WHERE run_id = ?",
-                    [report.rows_out, json.dumps(report.summary().to_pylist()), state.run_id])
+                    [report.rows_out, json.dumps(report.summary_rows()), state.run_id])
         self.last_run = report
         return result if result is not None else pa.table({})
 

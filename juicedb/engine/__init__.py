@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
+from juicedb.arrays import integers, numeric, strings, to_numpy
 from juicedb.compiler import Compiled, check_script, compile_sql, compile_statement, split_statements
 from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCall
 from juicedb.compiler.rules.emit import keep_table
@@ -672,7 +673,7 @@ class Engine:
         # every row to compute, in rn order (rn runs 1..total): its row id and need flags, sliced per chunk
         rows = self.con.sql(f"SELECT rn, __rid, {', '.join(f'need_{c.id}' for c in calls)} FROM {todo} "
                             "ORDER BY rn").to_arrow_table()
-        rids = rows.column("__rid").to_numpy()
+        rids = to_numpy(rows.column("__rid"))
         total = len(rids)
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
@@ -759,7 +760,7 @@ class Engine:
                 bad = self.con.execute(f"SELECT pos, {failed} FROM {out} WHERE {failed} IS NOT NULL ORDER BY pos"
                                        ).fetchall()
                 if bad:
-                    self._record_failures(ctx, call, pa.array([r[0] for r in bad], pa.int64()),
+                    self._record_failures(ctx, call, integers([r[0] for r in bad]),
                                           [r[1] for r in bad], todo, keys, uid_sql)
                 names = output_keys(call.spec)
                 select = ", ".join(f"o.{quote(f'{j}.{n}')}" for n in names)
@@ -782,7 +783,7 @@ class Engine:
         """
         alias = quote(ctx.base_alias)
         part = rows.slice(start, end - start)
-        want = part.column("__rid").to_numpy()
+        want = to_numpy(part.column("__rid"))
         lo, hi = int(want[0]), int(want[-1])
         needs = ", ".join(f"t.need_{c.id}" for c in calls)
         if deps:
@@ -791,20 +792,20 @@ class Engine:
                 f"ON {alias}.__rid = t.__rid WHERE t.rn > {start} AND t.rn <= {end} AND {alias}.__rid BETWEEN {lo} "
                 f"AND {hi} ORDER BY t.rn").to_arrow_table()
         meta = part.select(["rn", *(f"need_{c.id}" for c in calls)])
-        wanted = pa.table({"__rid": pa.array(want, pa.int64())})  # noqa: F841 - read by SQL
+        wanted = pa.table({"__rid": numeric(want, pa.int64())})  # noqa: F841 - read by SQL
         # a sparse range (a later stage's survivors): only the wanted rows leave DuckDB
         only = " AND __rid IN (SELECT __rid FROM wanted)" if len(want) < 0.9 * (hi - lo + 1) else ""
         got = self.con.sql(f"SELECT __rid, ({input_sql}) AS x FROM {ctx.work_table} AS {alias} "
                            f"WHERE __rid BETWEEN {lo} AND {hi}{only}").to_arrow_table()
-        have = got.column(0).to_numpy()
+        have = to_numpy(got.column(0))
         values = got.column(1)
         if len(have) == len(want) and not np.array_equal(have, want):
             # the wanted rows in the order DuckDB's threads returned them: reorder the (small) meta to match
             # them (row ids ascend with rn) rather than copying the texts into rn order
-            meta = meta.take(pa.array(np.searchsorted(want, have)))
+            meta = meta.take(numeric(np.searchsorted(want, have), pa.int64()))
         elif len(have) != len(want):  # a dense range read whole: the wanted rows, in rn order
             order = np.argsort(have, kind="stable")
-            values = values.take(pa.array(order[np.searchsorted(have[order], want)]))
+            values = values.take(numeric(order[np.searchsorted(have[order], want)], pa.int64()))
         return meta.append_column("x", values)
 
     def _computed(self, ctx: Context, call: OpCall, chunk: pa.Table, parts: list, step: int, todo: str, keys: str,
@@ -817,11 +818,11 @@ class Engine:
         failures = {i * step + r: msg for i, (_, f) in enumerate(parts) for r, msg in f.items()}
         if failures:
             bad = sorted(failures)
-            self._record_failures(ctx, call, rns.take(pa.array(bad, pa.int64())), [failures[i] for i in bad],
+            self._record_failures(ctx, call, rns.take(integers(bad)), [failures[i] for i in bad],
                                   todo, keys, uid_sql)
         keep = chunk.column(f"need_{call.id}").combine_chunks()
         if failures:
-            keep = pc.and_(keep, pa.array([i not in failures for i in range(batch.num_rows)]))
+            keep = pc.and_(keep, numeric(np.array([i not in failures for i in range(batch.num_rows)]), pa.bool_()))
         return batch.filter(keep)
 
     def _insert(self, call: OpCall, cache: str, batch: pa.Table, todo: str) -> None:
@@ -838,7 +839,7 @@ class Engine:
     def _record_failures(self, ctx: Context, call: OpCall, rns: pa.Array, messages: list[str], todo: str,
                          keys: str, uid_sql: str) -> None:
         """One ``errors`` row per sample whose input made the operator fail."""
-        failed = pa.table({"rn": rns, "message": pa.array(messages, pa.string())})  # noqa: F841 - read by SQL
+        failed = pa.table({"rn": rns, "message": strings(messages)})  # noqa: F841 - read by SQL
         alias = quote(ctx.base_alias)
         self.con.execute(
             f"INSERT INTO errors (run_id, dataset, uid, op, message) SELECT ?, ?, {uid_sql}, ?, f.message "
@@ -875,12 +876,12 @@ class Engine:
             groups = f"SELECT __rid, {h} AS g FROM {call.table} WHERE {h} IS NOT NULL"
         links = self.con.sql(f"SELECT first, __rid FROM (SELECT __rid, min(__rid) OVER (PARTITION BY g) AS first "
                              f"FROM ({groups})) WHERE __rid <> first").to_arrow_table()
-        a = links.column("first").to_numpy().astype(np.int64)
-        b = links.column("__rid").to_numpy().astype(np.int64)
+        a = to_numpy(links.column("first")).astype(np.int64)
+        b = to_numpy(links.column("__rid")).astype(np.int64)
         if call.spec.grouping != "lsh":
             rows = self.con.sql(f"SELECT __rid, {h} AS h FROM {call.table} WHERE {h} IS NOT NULL "
                                 "ORDER BY __rid").to_arrow_table()
-            rids = rows.column("__rid").to_numpy().astype(np.int64)
+            rids = to_numpy(rows.column("__rid")).astype(np.int64)
             pairs = np.asarray(call.spec.grouping(rows.column("h").to_numpy(), call.params), dtype=np.int64)
             if pairs.size:
                 a, b = np.concatenate([a, rids[pairs[:, 0]]]), np.concatenate([b, rids[pairs[:, 1]]])
@@ -891,8 +892,8 @@ class Engine:
         count, labels = connected_components(graph, directed=False)
         lowest = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(lowest, labels, nodes)
-        roots = pa.table({"__rid": pa.array(nodes, pa.int64()),  # noqa: F841 - read by SQL
-                          "root": pa.array(lowest[labels], pa.int64())})
+        roots = pa.table({"__rid": numeric(nodes, pa.int64()),  # noqa: F841 - read by SQL
+                          "root": numeric(lowest[labels], pa.int64())})
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {keep_table(call.table)} AS SELECT t.__rid, "
             f"(r.root IS NULL OR r.root = t.__rid) AS {h}_keep, rootrow.uid AS {h}_first "

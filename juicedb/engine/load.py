@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
+from juicedb.arrays import integers, numeric, strings
 from juicedb.datasets import LoadError, read_jsonl
 from juicedb.errors import DatasetError
 
@@ -123,13 +125,13 @@ def load_dataset(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, 
     pa.default_memory_pool().release_unused()  # the parser's buffers: hand the pages back to the OS
     if errors:
         err = pa.table({  # noqa: F841 - read by the INSERT below
-            "run_id": pa.array([run_id] * len(errors), pa.string()),
-            "dataset": pa.array([table] * len(errors), pa.string()),
-            "uid": pa.array([e.uid for e in errors], pa.int64()),
-            "line": pa.array([e.line for e in errors], pa.int64()),
-            "op": pa.array(["load"] * len(errors), pa.string()),
-            "message": pa.array([e.message for e in errors], pa.string()),
-            "raw": pa.array([e.raw for e in errors], pa.string()),
+            "run_id": strings([run_id] * len(errors)),
+            "dataset": strings([table] * len(errors)),
+            "uid": integers([e.uid for e in errors]),
+            "line": integers([e.line for e in errors]),
+            "op": strings(["load"] * len(errors)),
+            "message": strings([e.message for e in errors]),
+            "raw": strings([e.raw for e in errors]),
         })
         con.execute("INSERT INTO errors BY NAME SELECT * FROM err")
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
@@ -217,7 +219,7 @@ def _load_jsonl(con: duckdb.DuckDBPyConnection, out: Path, path: Path, text_key:
 
     def write(w: pq.ParquetWriter, data: pa.Table, first: int) -> None:
         w.write_table(data, row_group_size=ROW_GROUP_ROWS)
-        chunk = pa.table({"__rid": pa.array(range(first, first + data.num_rows), pa.int64()),  # noqa: F841
+        chunk = pa.table({"__rid": numeric(np.arange(first, first + data.num_rows), pa.int64()),  # noqa: F841
                           "v": data.column(text_key)})
         cursor.execute(f"INSERT INTO {loading} SELECT __rid, {content_key('v')} FROM chunk ORDER BY __rid")
 

@@ -11,6 +11,7 @@ from functools import cache
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.errors import ParamError
 from juicedb.udfs.common.text import TextBatch
 
@@ -28,4 +29,4 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def regex_sub(batch: TextBatch, pattern: str, repl: str) -> pa.Array:
     rx = compile_pattern(pattern)
-    return pa.array([rx.sub(repl, s) if s is not None else None for s in batch.strings], pa.string())
+    return strings([rx.sub(repl, s) if s is not None else None for s in batch.strings])

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from juicedb.arrays import numeric, to_numpy
 from juicedb.udfs.common.chars import char_classes, lower_lut, refined_word_pattern, special_lut
 from juicedb.udfs.common.hashing import BASE, LEN_MIX
 from juicedb.udfs.common.lazy import lazy_property
@@ -50,12 +51,12 @@ class TextBatch:
 
     @lazy_property
     def valid(self) -> np.ndarray:
-        return ~np.asarray(self.array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        return ~to_numpy(self.array.is_null())
 
     @lazy_property
     def lengths(self) -> np.ndarray:
         """Code points per text (0 for null)."""
-        return np.asarray(pc.fill_null(pc.utf8_length(self.array), 0).to_numpy(), dtype=np.int64)
+        return to_numpy(pc.utf8_length(self.array), null=0).astype(np.int64)
 
     @lazy_property
     def codepoints(self) -> np.ndarray:
@@ -100,9 +101,12 @@ class TextBatch:
 
     def ratio(self, counts: np.ndarray, denominators: np.ndarray | None = None) -> pa.Array:
         """counts / denominators (default: lengths), 0.0 where the denominator is 0, null for null text."""
+        return numeric(self.ratios(counts, denominators), pa.float64(), null=~self.valid)
+
+    def ratios(self, counts: np.ndarray, denominators: np.ndarray | None = None) -> np.ndarray:
+        """``ratio``'s values, 0.0 for null text."""
         den = self.lengths if denominators is None else np.asarray(denominators)
-        out = np.divide(counts, den, out=np.zeros(len(den), dtype=np.float64), where=den != 0)
-        return pa.array(out, pa.float64(), mask=~self.valid)
+        return np.divide(counts, den, out=np.zeros(len(den), dtype=np.float64), where=den != 0)
 
     @lazy_property
     def words(self) -> list[list[str]]:

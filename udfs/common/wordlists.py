@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from juicedb.arrays import numeric
 from juicedb.errors import ParamError
 from juicedb.udfs.common.hashing import string_hashes
 from juicedb.udfs.common.text import TextBatch
@@ -71,8 +72,8 @@ def words_ratio(batch: TextBatch, kind: str, lang: str, words_file: str | None) 
     from juicedb.udfs.common.kernels import listed_counts
     spans = batch.word_spans(lower=True)
     hits = listed_counts(spans.hashes, spans.bounds, word_hashes(kind, lang, words_file))
-    ratio = np.minimum(batch.ratio(hits, spans.counts()).to_numpy(zero_copy_only=False), 1.0)
-    return pa.array(ratio, pa.float64(), mask=~batch.valid)
+    ratio = np.minimum(batch.ratios(hits, spans.counts()), 1.0)
+    return numeric(ratio, pa.float64(), null=~batch.valid)
 
 
 def checker(kind: str):

@@ -8,6 +8,7 @@ import string
 import pyarrow as pa
 import regex as re  # Data-Juicer's choice: its \s and \d tables differ from re's
 
+from juicedb.arrays import strings
 from juicedb.registry import dedup_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -33,4 +34,4 @@ def doc_hash(batch: TextBatch, *, lowercase: bool = False, ignore_non_character:
         if ignore_non_character:
             s = _NON_CHARACTER.sub("", s)
         out.append(hashlib.md5(s.strip().encode("utf-8")).hexdigest())
-    return pa.array(out, pa.string())
+    return strings(out)

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
+from juicedb.arrays import to_numpy
 from juicedb.registry import OneOf, Positive, dedup_op
 from juicedb.udfs.common.hashing import mix
 from juicedb.udfs.common.text import TextBatch, as_array
@@ -99,7 +100,7 @@ def _utf8(batch: TextBatch, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
     dotted I...)."""
     arr = pc.fill_null(batch.array, "")
     if lowercase:
-        ascii_ = np.asarray(pc.string_is_ascii(arr).to_numpy(zero_copy_only=False), dtype=bool)
+        ascii_ = to_numpy(pc.string_is_ascii(arr))
         lowered = pc.ascii_lower(arr)
         if not ascii_.all():
             other = pa.array([t.lower() for t in arr.filter(pa.array(~ascii_)).to_pylist()], pa.string())

@@ -7,6 +7,7 @@ from typing import Annotated
 import numpy as np
 import pyarrow as pa
 
+from juicedb.arrays import numeric
 from juicedb.registry import Positive, filter_op
 from juicedb.udfs.common.hashing import BASE
 from juicedb.udfs.common.text import TextBatch
@@ -26,4 +27,4 @@ def char_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
     # n-grams of over 3 code points are keyed by a polynomial hash (a collision among one document's
     # n-grams: below 1e-11), shorter ones exactly (21 bits per code point)
     out = char_top_k_shares(batch.codepoints, batch.offsets, rep_len, BASE, np.zeros(len(batch)))
-    return pa.array(out, pa.float64(), mask=~batch.valid)
+    return numeric(out, pa.float64(), null=~batch.valid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -35,4 +36,4 @@ def clean_copyright(batch: TextBatch) -> pa.Array:
     >>> clean_copyright(TextBatch(["/* Copyright 2024 X */int main;", "# license\\n\\nimport os", None])).to_pylist()
     ['int main;', 'import os', None]
     """
-    return pa.array([_clean(s) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_clean(s) if s is not None else None for s in batch.strings])

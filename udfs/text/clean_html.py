@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.errors import MissingDependencyError
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
@@ -39,4 +40,4 @@ def clean_html(batch: TextBatch) -> pa.Array:
     ['Fruit:\\n*apple\\n*pear © me', None]
     """
     parser = _parser()
-    return pa.array([_clean(s, parser) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_clean(s, parser) if s is not None else None for s in batch.strings])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -41,4 +42,4 @@ def expand_macro(batch: TextBatch) -> pa.Array:
     >>> expand_macro(TextBatch(["\\newcommand{\\nas}{NAS}\nWe study \\nas.", None])).to_pylist()
     ['\\newcommand{NAS}{NAS}\nWe study NAS.', None]
     """
-    return pa.array([_expand(s) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_expand(s) if s is not None else None for s in batch.strings])

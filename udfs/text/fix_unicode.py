@@ -7,6 +7,7 @@ from typing import Annotated
 import ftfy
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.registry import OneOf, mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -19,5 +20,5 @@ def fix_unicode(batch: TextBatch, *,
     >>> fix_unicode(TextBatch(["The Mona Lisa doesnÃƒÂ¢Ã¢â€šÂ¬Ã¢â€žÂ¢t have eyebrows."])).to_pylist()
     ["The Mona Lisa doesn't have eyebrows."]
     """
-    return pa.array([ftfy.fix_text(s, normalization=normalization) if s is not None else None
-                     for s in batch.strings], pa.string())
+    return strings([ftfy.fix_text(s, normalization=normalization) if s is not None else None
+                    for s in batch.strings])

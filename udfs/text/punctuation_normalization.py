@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -24,4 +25,4 @@ def punctuation_normalization(batch: TextBatch) -> pa.Array:
     >>> punctuation_normalization(TextBatch(["你好，世界！“ok”…"])).to_pylist()
     ['你好,世界!"ok"...']
     """
-    return pa.array([s.translate(_TABLE) if s is not None else None for s in batch.strings], pa.string())
+    return strings([s.translate(_TABLE) if s is not None else None for s in batch.strings])

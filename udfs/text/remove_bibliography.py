@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -22,4 +23,4 @@ def remove_bibliography(batch: TextBatch) -> pa.Array:
     >>> remove_bibliography(TextBatch(["Body text.\n\\bibliography{refs}\n\\end{document}\n", None])).to_pylist()
     ['Body text.\n', None]
     """
-    return pa.array([_BIBLIOGRAPHY.sub("", s) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_BIBLIOGRAPHY.sub("", s) if s is not None else None for s in batch.strings])

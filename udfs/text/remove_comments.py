@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -34,4 +35,4 @@ def remove_comments(batch: TextBatch, *, doc_type: str = "tex", inline: bool = T
     >>> remove_comments(TextBatch(["% header\n\\section{A} text % note\nmore", None])).to_pylist()
     ['\\section{A} text\nmore', None]
     """
-    return pa.array([_remove(s, inline, multiline) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_remove(s, inline, multiline) if s is not None else None for s in batch.strings])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex as re
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -35,4 +36,4 @@ def remove_header(batch: TextBatch, *, drop_no_head: bool = True) -> pa.Array:
     >>> remove_header(TextBatch(["\\title{T}\n\\section{Intro} Hi", "no header", None])).to_pylist()
     ['\\section{Intro} Hi', '', None]
     """
-    return pa.array([_remove(s, drop_no_head) if s is not None else None for s in batch.strings], pa.string())
+    return strings([_remove(s, drop_no_head) if s is not None else None for s in batch.strings])

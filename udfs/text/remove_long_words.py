@@ -6,6 +6,7 @@ import sys
 
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.text import TextBatch
 from juicedb.udfs.common.word_filter import keep_words, strip_special
@@ -30,5 +31,5 @@ def remove_long_words(batch: TextBatch, *, min_len: int = 1, max_len: int = sys.
         return n > max_len and min_len <= len(strip_special(word)) <= max_len
 
     # every word of a text fits when the bounds span 1..len(text) (DJ's defaults): skip the per-word test
-    return pa.array([keep_words(s, None if min_len <= 1 and max_len >= len(s) else keep) if s is not None else None
-                     for s in batch.strings], pa.string())
+    return strings([keep_words(s, None if min_len <= 1 and max_len >= len(s) else keep) if s is not None else None
+                    for s in batch.strings])

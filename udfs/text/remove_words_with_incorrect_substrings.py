@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.registry import Constraint, mapper_op
 from juicedb.udfs.common.text import TextBatch
 from juicedb.udfs.common.word_filter import keep_words, strip_special
@@ -55,7 +56,7 @@ def remove_words_with_incorrect_substrings(
     """
     subs = json.loads(substrings) if substrings is not None else DEFAULT_SUBSTRINGS
     if not subs:  # DJ: all([]) keeps every word
-        return pa.array([keep_words(s, None) if s is not None else None for s in batch.strings], pa.string())
+        return strings([keep_words(s, None) if s is not None else None for s in batch.strings])
     contains = re.compile("|".join(map(re.escape, subs))).search
 
     def keep(word: str) -> bool:
@@ -63,5 +64,5 @@ def remove_words_with_incorrect_substrings(
         return not contains(word) or not contains(strip_special(word))
 
     # a text without any of the substrings keeps all its words (but is still re-joined)
-    return pa.array([keep_words(s, keep if contains(s) else None) if s is not None else None
-                     for s in batch.strings], pa.string())
+    return strings([keep_words(s, keep if contains(s) else None) if s is not None else None
+                    for s in batch.strings])

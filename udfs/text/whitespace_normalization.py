@@ -6,6 +6,7 @@ import re
 
 import pyarrow as pa
 
+from juicedb.arrays import strings
 from juicedb.registry import mapper_op
 from juicedb.udfs.common.chars import VARIOUS_WHITESPACES
 from juicedb.udfs.common.text import TextBatch
@@ -20,5 +21,4 @@ def whitespace_normalization(batch: TextBatch) -> pa.Array:
     >>> whitespace_normalization(TextBatch(["  a\\u2009b\\u3000c\\n"])).to_pylist()
     ['a b c']
     """
-    return pa.array([_VARIOUS.sub(" ", s.strip()) if s is not None else None for s in batch.strings],
-                    pa.string())
+    return strings([_VARIOUS.sub(" ", s.strip()) if s is not None else None for s in batch.strings])

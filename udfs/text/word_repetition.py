@@ -7,6 +7,7 @@ from typing import Annotated
 import numpy as np
 import pyarrow as pa
 
+from juicedb.arrays import numeric
 from juicedb.registry import Positive, filter_op
 from juicedb.udfs.common.hashing import SEQ
 from juicedb.udfs.common.text import TextBatch
@@ -25,4 +26,4 @@ def word_rep_ratio(batch: TextBatch, *, rep_len: Annotated[int, Positive()] = 10
 
     spans = batch.word_spans(lower=True)
     out = repeated_ngram_shares(spans.hashes, spans.bounds, rep_len, SEQ, np.zeros(spans.n_docs))
-    return pa.array(out, pa.float64(), mask=~batch.valid)
+    return numeric(out, pa.float64(), null=~batch.valid)

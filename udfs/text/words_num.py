@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from juicedb.arrays import numeric
 from juicedb.registry import filter_op
 from juicedb.udfs.common.text import TextBatch
 
@@ -16,4 +17,4 @@ def num_words(batch: TextBatch) -> pa.Array:
     >>> num_words(TextBatch(["Today is Sun day -- 42 !", ""])).to_pylist()
     [4, 0]
     """
-    return pa.array(batch.word_counts, pa.int64(), mask=~batch.valid)
+    return numeric(batch.word_counts, pa.int64(), null=~batch.valid)
