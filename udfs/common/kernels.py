@@ -20,7 +20,6 @@ the CPU's features; a build is locked against concurrent ones, and a failed buil
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -205,6 +204,11 @@ def build(out_dir: Path) -> Path:
 @contextlib.contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): builds are not locked against each other
+        yield
+        return
     with open(path, "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
