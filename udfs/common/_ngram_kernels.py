@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from juicedb.udfs.common.kernels import HASH_LIMIT
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * _MIX pick the slot
 
 
@@ -22,7 +24,6 @@ def _isqrt(n):  # pragma: no cover (compiled)
     return r
 
 
-HASH_LIMIT = 1 << 20  # a text with more n-grams is counted by sorting a copy (8 bytes per n-gram, no table)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

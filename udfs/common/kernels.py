@@ -25,6 +25,7 @@ import importlib.machinery
 import importlib.util
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 
 HASH_LIMIT = 1 << 20  # the n-gram counters' default: a text with more n-grams is counted by sorting a copy
+# (8 bytes per n-gram, no table); ``_ngram_kernels`` takes it from here
 MODULE = "_juicedb_kernels"
 ENV_MODE = "JUICEDB_KERNELS"  # "jit": numba's JIT only; "aot": the AOT module or an error
 ENV_CACHE = "JUICEDB_KERNEL_CACHE"
@@ -233,26 +235,21 @@ def ensure_built(root: Path | None = None) -> tuple[Path | None, str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
         env = dict(os.environ, PYTHONWARNINGS="ignore", **{ENV_MODE: "jit"})  # the child compiles, never loads
-        proc = subprocess.run([sys.executable, "-m", "juicedb.udfs.common.kernels", "build", str(tmp)],
-                              check=False, capture_output=True, text=True, env=env)
-        built = tmp / target.name
-        if proc.returncode == 0 and built.is_file():
-            os.replace(built, target)
-            _rmtree(tmp)
-            return target, ""
+        try:
+            proc = subprocess.run([sys.executable, "-m", "juicedb.udfs.common.kernels", "build", str(tmp)],
+                                  check=False, capture_output=True, text=True, env=env)
+            if proc.returncode == 0 and (tmp / target.name).is_file():
+                os.replace(tmp / target.name, target)
+                return target, ""
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         log = (proc.stdout + proc.stderr).strip()
         (target.parent / "build.log").write_text(log)
         why = (f"building the compiled kernels failed (exit {proc.returncode}; a C compiler is needed, "
                f"e.g. apt-get install gcc): {log.splitlines()[-1] if log else 'no output'}; "
                f"log: {target.parent / 'build.log'}")
         failed.write_text(why)
-        _rmtree(tmp)
         return None, why
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- loading
