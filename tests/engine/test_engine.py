@@ -187,6 +187,49 @@ def test_a_failing_row_on_operator_threads_is_its_own_error_row(tmp_path):
                        "text": texts[2501]}]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_repeated_texts_in_a_range_read_whole_are_computed_once_and_fail_once_per_sample(tmp_path, workers,
+                                                                                         monkeypatch):
+    """A first stage reads its row id ranges whole, repeats included (their texts are not copied out):
+    a repeat's outputs are dropped, every distinct text is stored once, and a failing text repeated is
+    one errors row per sample that holds it."""
+    @filter_op("fragile_repeat_filter", stat="fragile_r", cost="moderate", threads=True)
+    def fragile(batch):
+        if any("BOOM" in s for s in batch.strings):
+            raise ValueError("cannot score BOOM")
+        return batch.from_list([float(len(s)) for s in batch.strings], pa.float64())
+
+    # every 20th row repeats the one before it: 95% of each range is to compute, read whole
+    doc = [i - 1 if i % 20 == 19 else i for i in range(3000)]
+    texts = [f"document {j} " + "word " * (j % 5) + (" BOOM" if j in (332, 1338) else "") for j in doc]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    from juicedb.engine import Engine
+    fetch, skipped = Engine._fetch, []
+
+    def spy(self, *a):
+        chunk = fetch(self, *a)
+        skipped.append(chunk.column("rn").null_count)
+        return chunk
+
+    monkeypatch.setattr(Engine, "_fetch", spy)
+    try:
+        with juicedb.open(tmp_path / "ws", workers=workers, batch_rows=256) as ws:
+            out = ws.run(f"SELECT text, fragile_r(text) AS n FROM dataset('{path}') WHERE fragile_r(text) > 0")
+            computed = ws.last_run.computed
+            errors = ws.sql("SELECT e.message, s.text FROM errors e JOIN samples s USING (uid) ORDER BY s.text"
+                            ).to_pylist()
+    finally:
+        unregister("fragile_repeat_filter")
+    want = [t for t in texts if "BOOM" not in t]
+    assert out.column("text").to_pylist() == want
+    assert out.column("n").to_pylist() == [float(len(t)) for t in want]
+    assert computed == len(set(want)) == 3000 - 150 - 2
+    # every repeat was read and not computed but the last (row 2999), past the last row to compute
+    assert sum(skipped) == 149 and len(skipped) > 1
+    boom = [t for t in texts if "BOOM" in t]
+    assert len(boom) == 3 and errors == [{"message": "ValueError: cannot score BOOM", "text": t} for t in sorted(boom)]
+
+
 def test_planned_and_direct_udf_paths_agree(tmp_path, data):
     with juicedb.open(tmp_path / "ws") as ws:
         planned = ws.sql(f"SELECT text, alnum_ratio(text) AS a FROM dataset('{data}') "
@@ -264,6 +307,54 @@ def test_copy_and_insert_statements_are_planned(tmp_path):
     assert pq.read_table(out).column("text").to_pylist() == ["Do you need a cup of coffee?"]
     assert acc == ["Today is"]
     assert steps == [(1, "text_len(text) >= 10", 1), (3, "text_len(text) < 10", 1)]
+
+
+@pytest.mark.parametrize(("statement", "one_thread"), [
+    ("COPY kept TO 'o.jsonl'", True),
+    ("copy kept to 'o.csv' (HEADER)", True),
+    ("COPY kept TO 'o.jsonl.gz'", True),
+    ("COPY kept TO 'o.txt' (FORMAT json)", True),
+    ("COPY kept TO 'o.parquet'", False),
+    ("COPY kept TO 'o.jsonl' (FORMAT parquet)", False),
+    ("COPY kept TO 'out' (FORMAT csv, PARTITION_BY (n))", False),
+    ("COPY (SELECT n, count(*) FROM kept GROUP BY n) TO 'o.csv'", False),  # a query keeps its threads
+    ("COPY kept FROM 'o.csv'", False),
+])
+def test_which_copy_statements_write_on_one_thread(tmp_path, statement, one_thread):
+    from juicedb.compiler import compile_statement
+    from juicedb.engine import _text_export
+    with juicedb.open(tmp_path / "ws") as ws:
+        for base_dir in (None, tmp_path):  # kept as text (plain SQL) and parsed (paths resolved)
+            c = compile_statement(statement, ws.engine, base_dir=base_dir)
+            assert _text_export(c) is one_thread, (statement, base_dir)
+
+
+def test_a_text_export_runs_on_one_thread_in_order_and_the_settings_come_back(tmp_path, monkeypatch):
+    """A JSONL export of a table, and of a planned statement reading a loaded dataset in place: written in
+    the table's order on one DuckDB thread (prefetching off while the dataset is read), every setting as
+    it was afterwards."""
+    from juicedb.engine import Engine
+    setting, seen = Engine._setting, []
+
+    def spy(self, name, value):
+        seen.append((name, value, self.con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]))
+        return setting(self, name, value)
+
+    monkeypatch.setattr(Engine, "_setting", spy)
+    texts = [f"document number {i} with a few words" for i in range(5000)]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    out, planned = tmp_path / "kept.jsonl", tmp_path / "planned.jsonl"
+    with juicedb.open(tmp_path / "ws", threads=2) as ws:
+        ws.run(f"CREATE TABLE kept AS SELECT * FROM dataset('{path}') WHERE num_words(text) > 2;\n"
+               f"COPY kept TO '{out}';\n"
+               f"COPY (SELECT text FROM dataset('{path}') WHERE text_len(text) > 5) TO '{planned}';")
+        after = ws.sql("SELECT current_setting('threads') AS t, current_setting('disable_parquet_prefetching') AS p"
+                       ).to_pylist()
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == texts
+    assert [json.loads(line)["text"] for line in planned.read_text().splitlines()] == texts
+    assert seen == [("disable_parquet_prefetching", "true", False), ("threads", "1", 2),
+                    ("disable_parquet_prefetching", "true", False), ("threads", "1", 2)]
+    assert after == [{"t": 2, "p": False}]
 
 
 def test_a_real_model_operator_scores_only_rows_the_cheap_ones_kept(tmp_path):
