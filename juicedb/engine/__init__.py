@@ -415,19 +415,23 @@ class Engine:
             self._tables = {}
         return table, written
 
-    def _final(self, c: Compiled) -> pa.Table | None:
+    def _final(self, c: Compiled, scan: bool = False) -> pa.Table | None:
+        """Run a statement's SQL as it stands; its rows, if it returns any. ``scan``: its rows are a plain
+        read of the dataset by row id (a planned statement's survivors)."""
         if _returns_rows(c):
             rel = self.con.sql(c.sql)
             return rel.to_arrow_table() if rel is not None else None
-        if not _text_export(c):
-            self.con.execute(c.sql)
-            return None
-        # DuckDB writes a COPY in row order on several threads by holding each thread's row group (122,880
-        # rows, ~250 MB of JSON for 2 KB documents) until the ones before it are written; one thread streams.
-        # 200k documents to JSONL on 2 threads: 2.7 s and +1.6 GB, on one 1.0 s and +0.5 GB (30k: 0.36 s
-        # +205 MB -> 0.17 s +24 MB). Parquet buffers a row group either way and compresses it, which
-        # several threads speed up: it keeps them.
-        with self._setting("threads", "1"):
+        # DuckDB writes rows in their order on several threads by holding what each thread wrote until the
+        # rows before it are written (then merging them), one thread streams them. A COPY to JSONL/CSV holds
+        # a table row group (122,880 rows, ~250 MB of JSON for 2 KB documents) per thread: 200k documents
+        # on 2 threads 2.7 s and +1.6 GB, on one 1.0 s and +0.5 GB (30k: 0.36 s +205 MB -> 0.17 s +24 MB).
+        # A table written from a read of survivors by row id: 30k of 200k documents +228 -> +174 MB, as
+        # fast (150k of 1M: +0.1-0.2 s, -100 MB). Parquet buffers a row group either way and compresses it,
+        # which several threads speed up, and a query keeps its threads for the query.
+        if _text_export(c) or (scan and _written_table(c) is not None):
+            with self._setting("threads", "1"):
+                self.con.execute(c.sql)
+        else:
             self.con.execute(c.sql)
         return None
 
@@ -497,10 +501,12 @@ class Engine:
                 self._upsert_stats(ctx, rel, alias, call_stats)
         if self._tables:
             c = self._shared_joins(c)
+        scan = False
         if parquet is not None:
-            c = self._survivors_by_row_id(c, rel, temps)
+            read = self._survivors_by_row_id(c, rel, temps)
+            c, scan = read, read is not c
         release_free_memory()  # before the final SQL reads the surviving rows whole
-        return self._final(c)
+        return self._final(c, scan)
 
     def _survivors_by_row_id(self, c: Compiled, rel: str, temps: list) -> Compiled:
         """The final SQL as a read of the surviving rows by row id, when only its WHERE uses the stats: the

@@ -330,9 +330,9 @@ def test_which_copy_statements_write_on_one_thread(tmp_path, statement, one_thre
 
 
 def test_a_text_export_runs_on_one_thread_in_order_and_the_settings_come_back(tmp_path, monkeypatch):
-    """A JSONL export of a table, and of a planned statement reading a loaded dataset in place: written in
-    the table's order on one DuckDB thread (prefetching off while the dataset is read), every setting as
-    it was afterwards."""
+    """A table written from a loaded dataset's survivors, a JSONL export of it and one of a planned statement:
+    written in the dataset's order on one DuckDB thread (prefetching off while the dataset is read in
+    place), every setting as it was afterwards."""
     from juicedb.engine import Engine
     setting, seen = Engine._setting, []
 
@@ -352,7 +352,8 @@ def test_a_text_export_runs_on_one_thread_in_order_and_the_settings_come_back(tm
                        ).to_pylist()
     assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == texts
     assert [json.loads(line)["text"] for line in planned.read_text().splitlines()] == texts
-    assert seen == [("disable_parquet_prefetching", "true", False), ("threads", "1", 2),
+    # the table written from the survivors read by row id, the export of a table, the planned export
+    assert seen == [("disable_parquet_prefetching", "true", False), ("threads", "1", 2), ("threads", "1", 2),
                     ("disable_parquet_prefetching", "true", False), ("threads", "1", 2)]
     assert after == [{"t": 2, "p": False}]
 
