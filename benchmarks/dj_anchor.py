@@ -26,7 +26,7 @@ Arrow files):
 
     python benchmarks/dj_anchor.py setup
     python benchmarks/dj_anchor.py pipeline --corpus /tmp/corpus200k/corpus.jsonl --dj-repeat 2 --repeat 5
-    python benchmarks/dj_anchor.py minhash --corpus /tmp/corpus200k/corpus.jsonl
+    python benchmarks/dj_anchor.py minhash --corpus /tmp/corpus200k/corpus.jsonl [--bands 32x8]
     python benchmarks/dj_anchor.py rethreshold --corpus /tmp/corpus200k/corpus.parquet --rows 1000000
     python benchmarks/dj_anchor.py bigdata --corpus /tmp/corpus200k/corpus.parquet --gb 3
 """
@@ -453,7 +453,11 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
     t = pj.read_json(dataset).select(["id", "kind", "text"])
     ids, kinds = t.column("id").to_pylist(), t.column("kind").to_pylist()
     docs = len(ids)
-    op = ("document_minhash_deduplicator", {})
+    params = {}
+    if args.bands:  # both systems with these bands x rows instead of DJ's optimal_param choice (25 x 10)
+        b, r = args.bands.lower().split("x")
+        params = {"num_bands": int(b), "num_rows_per_band": int(r)}
+    op = ("document_minhash_deduplicator", params)
     res: dict = {"docs": docs, "dj": [], "juicedb": []}
     for rep in range(max(args.repeat, args.dj_repeat)):
         if rep < args.dj_repeat and not args.no_dj:
@@ -467,7 +471,7 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
             # load first (a run of its own), then time the deduplicator alone, as DJ's op time is
             recipes = [f"SELECT count(*) FROM dataset('{dataset}');",
                        f"CREATE OR REPLACE TABLE kept AS SELECT * FROM dataset('{dataset}') "
-                       f"WHERE document_minhash_deduplicator(text);\nCOPY kept TO '{out}';"]
+                       f"WHERE {sql_call(*op)};\nCOPY kept TO '{out}';"]
             r = run_jdb(args, work, {"recipes": recipes, "out": str(out)}, f"minhash-{rep}")
             r["op_s"] = r["runs"][1]["run_s"]
             res["juicedb"].append(r)
@@ -481,9 +485,10 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
     similar = {i for i, j in jac.items() if j >= THRESHOLD}
     planted = {pos[i] for i, k in zip(ids, kinds) if k in ("exact_dup", "near_dup")}
     print(f"\n(b) MinHash dedup: {docs} docs, {len(near)} planted near-duplicates ({len(similar)} with true Jaccard "
-          f">= {THRESHOLD}), {len(planted) - len(near)} exact copies; DJ np={args.np}, juicedb {args.threads} workers")
+          f">= {THRESHOLD}), {len(planted) - len(near)} exact copies; DJ np={args.np}, juicedb {args.threads} workers; "
+          f"bands x rows: {args.bands or 'DJ optimal_param (25x10)'}")
     print(f"{'contender':36s} {'runs':>4s} {'wall s':>7s} {'op s':>7s} {'docs/s/core':>11s} {'RSS MB':>7s} "
-          f"{'recall near':>11s} {'near J>=.7':>10s} {'all planted':>11s} {'removed':>8s}")
+          f"{'recall near':>11s} {'near J>=.7':>10s} {'all planted':>11s} {'removed':>8s} {'planted share':>13s}")
     summary, removed_sets = {}, {}
     for name, rs in (("Data-Juicer", res["dj"]), ("juicedb", res["juicedb"])):
         if not rs:
@@ -496,11 +501,13 @@ def cmd_minhash(args: argparse.Namespace, work: Path) -> dict:
              "docs_per_s_per_core_wall": docs / w / args.threads, "peak_rss_mb": rss,
              "recall_near": len(removed & near) / len(near), "recall_near_j07": len(removed & similar) / len(similar),
              "recall_planted": len(removed & planted) / len(planted), "removed": len(removed),
+             "planted_share": len(removed & planted) / max(len(removed), 1),
              "all_op_s": [r["op_s"] for r in rs], "all_wall_s": [r["wall_s"] for r in rs],
              "runs_agree": all(set(r["ids"]) == set(rs[0]["ids"]) for r in rs)}
         summary[name] = s
         print(f"{name:36s} {len(rs):4d} {w:7.1f} {o:7.1f} {s['docs_per_s_per_core_op']:11.0f} {rss:7.0f} "
-              f"{s['recall_near']:11.3f} {s['recall_near_j07']:10.3f} {s['recall_planted']:11.3f} {len(removed):8d}")
+              f"{s['recall_near']:11.3f} {s['recall_near_j07']:10.3f} {s['recall_planted']:11.3f} {len(removed):8d} "
+              f"{s['planted_share']:13.3f}")
     if len(removed_sets) == 2:
         a, b = removed_sets["Data-Juicer"], removed_sets["juicedb"]
         res["agreement"] = {"both": len(a & b), "dj_only": len(a - b), "juicedb_only": len(b - a)}
@@ -800,6 +807,8 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="Data-Juicer's virtualenv (created if missing)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="juicedb threads and workers")
     ap.add_argument("--np", type=int, default=2, help="DJ's np")
+    ap.add_argument("--bands", default="", help="minhash: BxR bands x rows for both systems (e.g. 32x8) instead "
+                    "of DJ's optimal_param choice for the threshold (25x10 at 0.7, 256 permutations)")
     ap.add_argument("--repeat", type=int, default=3, help="juicedb repetitions (rethreshold: threshold sets)")
     ap.add_argument("--dj-repeat", type=int, default=1, help="DJ repetitions")
     ap.add_argument("--no-dj", action="store_true", help="skip Data-Juicer")
