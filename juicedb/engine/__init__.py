@@ -428,10 +428,8 @@ class Engine:
         # A table written from a read of survivors by row id: 30k of 200k documents +228 -> +174 MB, as
         # fast (150k of 1M: +0.1-0.2 s, -100 MB). Parquet buffers a row group either way and compresses it,
         # which several threads speed up, and a query keeps its threads for the query.
-        if _text_export(c) or (scan and _written_table(c) is not None):
-            with self._setting("threads", "1"):
-                self.con.execute(c.sql)
-        else:
+        one = _text_export(c, scan) or (scan and _written_table(c) is not None)
+        with self._setting("threads", "1") if one else contextlib.nullcontext():
             self.con.execute(c.sql)
         return None
 
@@ -1055,11 +1053,11 @@ def _returns_rows(c: Compiled) -> bool:
 _TEXT_FORMATS = {"csv", "tsv", "json", "jsonl", "ndjson"}
 
 
-def _text_export(c: Compiled) -> bool:
+def _text_export(c: Compiled, scan: bool = False) -> bool:
     """Whether ``c`` is a ``COPY ... TO`` one file in a row-by-row text format (CSV, JSON), named by its
-    FORMAT option or else by the file's extension (a compression suffix aside), of a table or of a planned
-    statement's rows (its operators already computed): a scan, which one thread keeps up with. A COPY of
-    any other query keeps every thread for the query."""
+    FORMAT option or else by the file's extension (a compression suffix aside), of a table or (``scan``) of
+    a planned statement's survivors read by row id: a scan, which one thread keeps up with. A COPY of any
+    other query keeps every thread for the query."""
     stmt = c.ctx.stmt
     if isinstance(stmt, exp.Command) and c.sql.lstrip()[:4].upper() == "COPY":  # kept as text (plain SQL)
         try:
@@ -1068,7 +1066,7 @@ def _text_export(c: Compiled) -> bool:
             return False
     if not isinstance(stmt, exp.Copy) or stmt.args.get("kind") or len(stmt.args.get("files") or []) != 1:
         return False
-    if c.kind != "planned" and not isinstance(stmt.this, exp.Table):
+    if not scan and not isinstance(stmt.this, exp.Table):
         return False
     fmt = None
     for param in stmt.args.get("params") or []:
