@@ -273,7 +273,7 @@ def worker(job_file: str) -> None:
     with juicedb.open(workdir / "ws", **kw) as ws:
         for recipe in job["recipes"]:
             t0 = time.perf_counter()
-            ws.run(recipe, trace=job.get("trace", True))
+            ws.run(recipe, trace=job.get("trace", True), fetch=False)  # as `juicedb run` does
             secs = time.perf_counter() - t0
             rep = ws.last_run
             results.append({"run_s": secs, "computed": rep.computed, "tables": rep.tables,
@@ -729,7 +729,7 @@ def worker_profile(job_file: str) -> None:
             prof.enable()
             failed = None
             try:
-                ws.run(recipe)
+                ws.run(recipe, fetch=False)
             except Exception as e:  # noqa: BLE001 - report where it failed, with the timings so far
                 failed = f"{type(e).__name__}: {str(e).splitlines()[0]} (in {log[-1][0] if log else '?'})"
             prof.disable()

@@ -94,9 +94,9 @@ def run(recipe: Annotated[Path, typer.Argument(help="Recipe .sql file, or a Data
             progress.update(tasks[label], completed=done)
 
         if plan is not None:
-            files = dj.run_config(ws, plan, trace_mappers=trace_mappers, on_progress=on_progress).files
-        else:
-            ws.run(recipe, trace_mappers=trace_mappers or dj_trace is not None, on_progress=on_progress)
+            files = dj.run_config(ws, plan, trace_mappers=trace_mappers, on_progress=on_progress, fetch=False).files
+        else:  # the tables a recipe writes stay in the workspace: nothing read back here
+            ws.run(recipe, trace_mappers=trace_mappers or dj_trace is not None, on_progress=on_progress, fetch=False)
         report = ws.last_run
         assert report is not None
         if dj_trace is not None:

@@ -100,10 +100,12 @@ class Workspace:
 
     # running ---------------------------------------------------------------
     def run(self, recipe: str | Path, *, trace: bool = True, trace_mappers: bool = False,
-            on_progress: Callable[[str, int, int], None] | None = None) -> pa.Table:
+            on_progress: Callable[[str, int, int], None] | None = None, fetch: bool = True) -> pa.Table:
         """Run a recipe (a ``.sql`` file or SQL text); return the last SELECT's rows or the last table written.
 
-        Relative paths in a recipe file are relative to the file.
+        Relative paths in a recipe file are relative to the file. ``fetch=False``: the last table written
+        is not read back (an empty table is returned; its row count is in ``last_run``), as the CLI runs
+        a recipe: a large output costs no memory in this process.
         """
         script, base_dir, name = _read_recipe(recipe)
         state = RunState(run_id=_new_run_id(), trace=trace, trace_mappers=trace_mappers, on_progress=on_progress)
@@ -118,12 +120,16 @@ class Workspace:
             con.execute("UPDATE runs SET status = ?, finished = now() WHERE run_id = ?",
                         [f"failed: {type(e).__name__}: {e}"[:500], state.run_id])
             raise
-        query_result = result
+        query_result, rows_out = result, None
         if result is None and last_table:
-            result = con.sql(f"SELECT * FROM {last_table}").to_arrow_table()
-        report = RunReport(state.run_id, name, time.perf_counter() - t0,
-                           result.num_rows if result is not None else None, last_table, state.steps, state.loads,
-                           state.calls_computed, state.tables, query_result)
+            if fetch:
+                result = con.sql(f"SELECT * FROM {last_table}").to_arrow_table()
+            else:
+                rows_out = con.execute(f"SELECT count(*) FROM {last_table}").fetchall()[0][0]
+        if result is not None:
+            rows_out = result.num_rows
+        report = RunReport(state.run_id, name, time.perf_counter() - t0, rows_out, last_table, state.steps,
+                           state.loads, state.calls_computed, state.tables, query_result)
         con.execute("UPDATE runs SET status = 'ok', finished = now(), rows_out = ?, summary = ? WHERE run_id = ?",
                     [report.rows_out, json.dumps(report.summary_rows()), state.run_id])
         self.last_run = report

@@ -26,16 +26,17 @@ class DjRun:
 
 def run_config(ws: Workspace, config: DjRecipe | str | Path | Mapping[str, Any], *,
                overrides: Mapping[str, Any] | None = None, skip_missing: bool = False, skip: Iterable[str] = (),
-               trace_mappers: bool = False, on_progress: Callable[[str, int, int], None] | None = None) -> DjRun:
-    """Translate (unless given a ``DjRecipe``) and run a DJ process config; write DJ's export and tracer files."""
+               trace_mappers: bool = False, on_progress: Callable[[str, int, int], None] | None = None,
+               fetch: bool = True) -> DjRun:
+    """Translate (unless given a ``DjRecipe``) and run a DJ process config; write DJ's export and tracer files.
+    ``fetch``: as for ``Workspace.run`` (False: the result's last table is not read back)."""
     recipe = config if isinstance(config, DjRecipe) else translate(config, overrides=overrides,
                                                                    skip_missing=skip_missing, skip=skip)
     for path in (recipe.export_path, recipe.stats_path):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     tracing = recipe.tracer is not None and recipe.has_mappers  # DJ's tracer shows what each mapper changed
-    result = ws.run(recipe.sql, trace_mappers=trace_mappers or tracing,
-                    on_progress=on_progress)
+    result = ws.run(recipe.sql, trace_mappers=trace_mappers or tracing, on_progress=on_progress, fetch=fetch)
     report = ws.last_run
     assert report is not None
     files = [p for p in (recipe.export_path, recipe.stats_path) if p and Path(p).is_file()]

