@@ -94,7 +94,7 @@ def compute_stats(ws: Workspace, sources: list[Source], *,
     columns = _columns(sources)
     uids = [_has_uid(ws, s) for s in sources]
     before = cache_rows(ws)
-    ws.run(analysis_script(sources, columns, uids), on_progress=on_progress)
+    ws.run(analysis_script(sources, columns, uids), on_progress=on_progress, fetch=False)
     report = ws.last_run
     assert report is not None
     return Computed(ws.table(STATS_TABLE), columns, cache_rows(ws) - before, report.seconds, report.summary())

@@ -286,7 +286,7 @@ class Sandbox:
         self.stats_sql = f'CREATE OR REPLACE TABLE "{table}" AS\nSELECT uid, {cols}\nFROM dataset(\'{path}\'{opts})'
         self.ws.compile(self.stats_sql)  # a bad op call fails here, before any data is read
         self.log(f"[stats] computing {len(cfg.ops)} stats over {cfg.dataset.name}")
-        self.ws.run(self.stats_sql)
+        self.ws.run(self.stats_sql, fetch=False)
         computed = self.ws.last_run.computed if self.ws.last_run else 0
         self.dataset = self.ws.load(cfg.dataset, **({} if cfg.text_key == "text" else {"text_key": cfg.text_key}))
         self.stats = self.store.arrow(f'SELECT * FROM "{table}"')
@@ -535,7 +535,7 @@ class Sandbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(recipe, encoding="utf-8")
         res.recipe_path, res.recipe = path, recipe
-        self.ws.run(path)
+        self.ws.run(path, fetch=False)
         computed = self.ws.last_run.computed if self.ws.last_run else None
         uids = self.store.arrow(f'SELECT uid FROM "{table}"').column("uid")
         pool = self.pools.from_uids(f"{cfg.slug}:refined", self.dataset, "recipe",
