@@ -317,7 +317,14 @@ def test_copy_and_insert_statements_are_planned(tmp_path):
     ("COPY kept TO 'o.parquet'", False),
     ("COPY kept TO 'o.jsonl' (FORMAT parquet)", False),
     ("COPY kept TO 'out' (FORMAT csv, PARTITION_BY (n))", False),
+    ("COPY (SELECT * EXCLUDE (uid) FROM kept) TO 'o.jsonl' (FORMAT json)", True),  # DJ's export
+    ("COPY (SELECT text, length(text) AS n FROM kept WHERE n > 3 LIMIT 9) TO 'o.csv'", True),
     ("COPY (SELECT n, count(*) FROM kept GROUP BY n) TO 'o.csv'", False),  # a query keeps its threads
+    ("COPY (SELECT * FROM kept ORDER BY n) TO 'o.csv'", False),
+    ("COPY (SELECT * FROM kept JOIN other USING (uid)) TO 'o.csv'", False),
+    ("COPY (SELECT max(n) OVER () FROM kept) TO 'o.csv'", False),
+    ("COPY (SELECT * FROM kept WHERE uid IN (SELECT uid FROM other)) TO 'o.csv'", False),
+    ("COPY (SELECT * FROM read_csv('x.csv')) TO 'o.csv'", False),
     ("COPY kept FROM 'o.csv'", False),
 ])
 def test_which_copy_statements_write_on_one_thread(tmp_path, statement, one_thread):
@@ -327,6 +334,22 @@ def test_which_copy_statements_write_on_one_thread(tmp_path, statement, one_thre
         for base_dir in (None, tmp_path):  # kept as text (plain SQL) and parsed (paths resolved)
             c = compile_statement(statement, ws.engine, base_dir=base_dir)
             assert _text_export(c) is one_thread, (statement, base_dir)
+
+
+@pytest.mark.parametrize(("select", "where", "row_by_row"), [
+    ("SELECT d.* EXCLUDE (__rid), {'n': __jdb_1} AS s FROM w AS d JOIN r USING (__rid) ORDER BY d.__rid", True, True),
+    ("SELECT d.* FROM w AS d WHERE d.__rid IN (SELECT __rid FROM r) ORDER BY d.__rid", False, True),
+    ("SELECT d.* FROM w AS d WHERE d.__rid IN (SELECT __rid FROM r) ORDER BY d.__rid", True, False),
+    ("SELECT __jdb_1 AS n, count(*) FROM w JOIN r USING (__rid) GROUP BY n", False, False),
+    ("SELECT uid FROM w JOIN r USING (__rid) ORDER BY __jdb_2", False, False),
+    ("SELECT DISTINCT text FROM w", False, False),
+    ("SELECT text, row_number() OVER () FROM w", False, False),
+])
+def test_which_final_selects_give_their_rows_as_they_read_them(select, where, row_by_row):
+    import sqlglot
+
+    from juicedb.engine import _row_by_row
+    assert _row_by_row(sqlglot.parse_one(select, dialect="duckdb"), where=where) is row_by_row
 
 
 def test_a_text_export_runs_on_one_thread_in_order_and_the_settings_come_back(tmp_path, monkeypatch):
@@ -558,10 +581,14 @@ def test_a_reloaded_dataset_keeps_no_stats_of_rows_it_lost(tmp_path):
     ("SELECT count(*) AS n, max(uid) AS m FROM dataset('{d}') WHERE text_len(text) >= 10", True),
     ("SELECT uid FROM dataset('{d}') WHERE text_len(text) >= 10 AND document_deduplicator(text) ORDER BY uid DESC "
      "LIMIT 7", True),
-    # a stat outside the WHERE, or a subquery that reads the dataset too: the final SQL is left as it is
+    # stats outside the WHERE come along with the row ids
     ("SELECT text_len(text) AS n, count(*) AS k FROM dataset('{d}') WHERE num_words(text) >= 3 GROUP BY n "
-     "ORDER BY n", False),
-    ("SELECT uid, num_words(text) AS w FROM dataset('{d}') WHERE text_len(text) >= 10", False),
+     "ORDER BY n", True),
+    ("SELECT uid, num_words(text) AS w FROM dataset('{d}') WHERE text_len(text) >= 10", True),
+    ("SELECT *, struct_pack(text_len := text_len(text), num_words := num_words(text)) AS __dj__stats__ "
+     "FROM dataset('{d}') WHERE text_len(text) >= 10 AND num_words(text) >= 3 AND document_deduplicator(text)", True),
+    ("SELECT uid, text FROM dataset('{d}') WHERE alnum_ratio(text) > 0.5 ORDER BY num_words(text), uid", True),
+    # a subquery that reads the dataset too: the final SQL is left as it is
     ("SELECT uid FROM dataset('{d}') WHERE text_len(text) >= 10 AND uid IN (SELECT uid FROM dataset('{d}') "
      "WHERE text_len(text) < 40)", False),
 ])
