@@ -719,7 +719,7 @@ class Engine:
         step = self.batch_rows or min(c.spec.batch_rows for c in calls)
         ray = self._ray if self._ray is not None and all(_remote(c.spec) for c in calls) else None
         pool: Executor | None = None
-        threaded = ray is None and all(c.spec.on_threads(c.params) for c in calls)
+        threaded = kernels = ray is None and all(c.spec.on_threads(c.params) for c in calls)
         if threaded:  # no copy of the data, no process to start: any size is worth it
             pool = self._thread_pool()
             threaded = pool is not None
@@ -759,7 +759,7 @@ class Engine:
                 self.run.on_progress(label, min(end, total), total)
 
         for start in range(0, total, fetch):
-            chunk = self._fetch(ctx, todo, calls, deps, input_sql, rows, start, start + fetch)
+            chunk = self._fetch(ctx, todo, calls, deps, input_sql, rows, start, start + fetch, whole=kernels)
             slices = _slices(chunk.column("x"), step, own=not threaded)
             if ray is not None:  # as the pool: the cluster starts on this chunk while the previous one is stored
                 parts = ray.map(by_name, slices)
@@ -814,13 +814,15 @@ class Engine:
             ray.done(inputs)
 
     def _fetch(self, ctx: Context, todo: str, calls: list[OpCall], deps: set[int], input_sql: str,
-               rows: pa.Table, start: int, end: int) -> pa.Table:
+               rows: pa.Table, start: int, end: int, whole: bool = False) -> pa.Table:
         """Rows ``start < rn <= end`` of ``todo`` (``rows``: all of them, in ``rn`` order, with their row ids and
         need flags): ``rn``, the need flags and the input ``x`` (not necessarily in ``rn`` order).
 
         Without dependencies the input is read straight from the working relation by row id range
         (a dataset's Parquet file decodes only the row groups of the range; in a sparse range only the
-        rows to be computed are converted); otherwise through the joins, by row id.
+        rows to be computed are converted); otherwise through the joins, by row id. ``whole``: a dense
+        range is given whole, the rows not to compute included (for the compiled kernels on this
+        process's threads, which take any text, null too, at little cost).
         """
         alias = quote(ctx.base_alias)
         part = rows.slice(start, end - start)
@@ -838,16 +840,20 @@ class Engine:
         only = " AND __rid IN (SELECT __rid FROM wanted)" if len(want) < 0.9 * (hi - lo + 1) else ""
         got = self.con.sql(f"SELECT __rid, ({input_sql}) AS x FROM {ctx.work_table} AS {alias} "
                            f"WHERE __rid BETWEEN {lo} AND {hi}{only}").to_arrow_table()
-        have = to_numpy(got.column(0))
-        if not np.array_equal(have, want):
+        have, values = to_numpy(got.column(0)), got.column(1)
+        if len(have) != len(want) and not whole:  # a dense range read whole: the wanted rows, in rn order
+            order = np.argsort(have, kind="stable")
+            values = values.take(numeric(order[np.searchsorted(have[order], want)], pa.int64()))
+        elif not np.array_equal(have, want):
             # the rows in the order DuckDB's threads returned them: the (small) meta is reordered to match
-            # them (row ids ascend with rn) rather than the texts copied into rn order. A dense range read
-            # whole also holds rows not to compute (a repeated text, a cached one): their rn and need flags
-            # are null, so they are computed with the rest and their outputs dropped; taking the wanted
-            # texts out instead copied every chunk's texts once more (~15 MB each, at the peak of the run)
+            # them (row ids ascend with rn) rather than the texts copied into rn order. A dense range given
+            # whole also holds rows not to compute (a repeated or null text, a cached one, a row an earlier
+            # stage dropped): their rn and need flags are null, so they are computed with the rest and their
+            # outputs dropped; taking the wanted texts out copied every chunk's texts once more (~15 MB
+            # each, at the peak of the run)
             at = np.minimum(np.searchsorted(want, have), len(want) - 1)
             meta = meta.take(numeric(at, pa.int64(), null=want[at] != have))
-        return meta.append_column("x", got.column(1))
+        return meta.append_column("x", values)
 
     def _computed(self, ctx: Context, call: OpCall, chunk: pa.Table, parts: list, step: int, todo: str, keys: str,
                   uid_sql: str) -> pa.Table:

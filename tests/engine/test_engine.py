@@ -206,8 +206,8 @@ def test_repeated_texts_in_a_range_read_whole_are_computed_once_and_fail_once_pe
     from juicedb.engine import Engine
     fetch, skipped = Engine._fetch, []
 
-    def spy(self, *a):
-        chunk = fetch(self, *a)
+    def spy(self, *a, **kw):
+        chunk = fetch(self, *a, **kw)
         skipped.append(chunk.column("rn").null_count)
         return chunk
 
@@ -228,6 +228,39 @@ def test_repeated_texts_in_a_range_read_whole_are_computed_once_and_fail_once_pe
     assert sum(skipped) == 149 and len(skipped) > 1
     boom = [t for t in texts if "BOOM" in t]
     assert len(boom) == 3 and errors == [{"message": "ValueError: cannot score BOOM", "text": t} for t in sorted(boom)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_operator_not_on_threads_gets_only_the_rows_to_compute(tmp_path, workers, monkeypatch):
+    """A Python operator (worker processes, or this process alone) is never given a repeated or null text
+    of a range read whole: the wanted texts are taken out for it."""
+    import juicedb.engine
+    monkeypatch.setattr(juicedb.engine, "POOL_MIN_ROWS", 0)
+
+    seen: list[str | None] = []
+
+    @filter_op("picky_filter", stat="picky", cost="cheap")
+    def picky(batch):
+        seen.extend(batch.strings)
+        if any(s is None for s in batch.strings):
+            raise ValueError("a null text reached the operator")
+        return batch.from_list([float(len(s)) for s in batch.strings], pa.float64())
+
+    doc = [i - 1 if i % 20 == 19 else i for i in range(3000)]
+    texts = [f"document {j} " + "word " * (j % 5) for j in doc]
+    path = write_jsonl(tmp_path / "d.jsonl", texts)
+    try:
+        with juicedb.open(tmp_path / "ws", workers=workers, batch_rows=256) as ws:
+            # the input of row 1500 is null: no key, nothing to compute
+            out = ws.run(f"SELECT text, picky(nullif(text, '{texts[1500]}')) AS n FROM dataset('{path}')")
+            computed = ws.last_run.computed
+            errors = ws.sql("SELECT count(*) AS n FROM errors").column("n").to_pylist()
+    finally:
+        unregister("picky_filter")
+    assert out.column("n").to_pylist() == [None if t == texts[1500] else float(len(t)) for t in texts]
+    assert computed == len(set(texts)) - 1 == 3000 - 150 - 1
+    assert len(seen) == computed and None not in seen  # each text to compute once, nothing else
+    assert errors == [0]
 
 
 def test_planned_and_direct_udf_paths_agree(tmp_path, data):
