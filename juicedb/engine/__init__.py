@@ -44,6 +44,7 @@ from juicedb.compiler.plan import Conjunct, Context, DatasetRef, Estimate, OpCal
 from juicedb.compiler.rules.emit import keep_table
 from juicedb.engine.functions import compute_group, compute_group_by_name, output_keys, register_functions, sql_type
 from juicedb.engine.load import (
+    FORMATS,
     Loaded,
     content_key,
     drop_stat_tables,
@@ -1068,7 +1069,7 @@ def _returns_rows(c: Compiled) -> bool:
     return head.startswith(_ROW_STATEMENTS)
 
 
-_TEXT_FORMATS = {"csv", "tsv", "json", "jsonl", "ndjson"}
+_TEXT_FORMATS = {"csv", "json", "jsonl"}  # DuckDB's FORMAT names and the loader's (``FORMATS``) of text files
 
 
 def _text_export(c: Compiled, scan: bool = False) -> bool:
@@ -1093,11 +1094,11 @@ def _text_export(c: Compiled, scan: bool = False) -> bool:
             return False  # several files: DuckDB writes them in parallel without holding rows back
         if name == "format" and param.expression is not None:
             fmt = param.expression.name.lower()
-    if fmt is None:
+    if fmt is None:  # by the extension, as the loader reads it
         file = stmt.args["files"][0]
-        suffixes = Path(file.name if isinstance(file, exp.Literal) else "").suffixes
-        suffixes = [x.lower().lstrip(".") for x in suffixes if x.lower() not in (".gz", ".zst", ".gzip", ".zstd")]
-        fmt = suffixes[-1] if suffixes else None
+        suffixes = [x.lower() for x in Path(file.name if isinstance(file, exp.Literal) else "").suffixes
+                    if x.lower() not in (".gz", ".zst", ".gzip", ".zstd")]
+        fmt = FORMATS.get(suffixes[-1]) if suffixes else None
     return fmt in _TEXT_FORMATS
 
 
